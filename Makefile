@@ -1,0 +1,36 @@
+# One entry point for people and CI. Every target sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv lint test demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv and install arrowscope with its test extras
+
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy on src/
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint  ## lint, then the whole test suite
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)  ## run an example hyperparameter search into ./arrowscope-runs and print its report
+	$(BIN)/arrowscope demo --dir arrowscope-runs
+
+bench: $(STAMP)  ## side-by-side benchmarks against the peers (installs them into benchmarks/.venv-peers)
+	bash benchmarks/setup_peers.sh
+	$(BIN)/python benchmarks/run.py --out benchmarks/RESULTS.md
+
+clean:  ## remove the virtualenv and demo output
+	rm -rf $(VENV) arrowscope-runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""The exceptions arrowscope raises: one root class and a few specific ones.
+
+Each subclass also derives from the builtin a caller would naturally catch
+(``ValueError``, ``LookupError``, ...), so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ArrowscopeError(Exception):
+    """Root of every error raised on purpose by arrowscope."""
+
+
+class InvalidNameError(ArrowscopeError, ValueError):
+    """A project, client or metric name that cannot be stored safely."""
+
+    def __init__(self, name: object, rule: str) -> None:
+        self.name = name
+        self.rule = rule
+        super().__init__(f"invalid name {name!r}: {rule}")
+
+
+class InvalidValueError(ArrowscopeError, ValueError):
+    """A logged value or an argument outside what is allowed."""
+
+
+class ScopeClosedError(ArrowscopeError, RuntimeError):
+    """An operation on a scope that is detached, closed or not yet configured."""
+
+
+class RoundNotFoundError(ArrowscopeError, LookupError):
+    """A round (or trial) that does not exist in the repository."""
+
+
+class CorruptFileError(ArrowscopeError, OSError):
+    """A file in the data directory that is not a readable arrowscope file."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(
+            f"{self.path}: {reason}. Move the file out of the data directory "
+            "(arrowscope never rewrites or deletes files it did not write)."
+        )

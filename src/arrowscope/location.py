@@ -1,0 +1,156 @@
+"""Where a record lives: project › client › round › trial › split › metric.
+
+Names are user text that end up as hive partition directories, so they are
+validated here once (``validate_name``) and percent-encoded for paths
+(``encode_partition_value``). Everything else -- spaces, unicode, quotes,
+``%`` -- round-trips exactly through DuckDB, polars and pyarrow.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from dataclasses import dataclass
+from typing import Final
+
+from arrowscope.errors import InvalidNameError
+
+MAX_NAME_LENGTH: Final = 128
+DEFAULT_PROJECT: Final = "default_project"
+DEFAULT_CLIENT: Final = "default_client"
+DEFAULT_METRIC: Final = "main"
+RETRAIN_SPLIT: Final = -1
+LEVELS: Final = ("project", "client", "round", "trial", "split", "metric")
+
+# Characters written as-is in a partition directory name; every other ASCII
+# punctuation is percent-encoded so that no reader decodes or globs it.
+_SAFE_PUNCTUATION: Final = frozenset(" -_.~!$&'(),;@+^`|<>\"")
+# Readers map this exact partition value to NULL.
+_HIVE_NULL: Final = "__HIVE_DEFAULT_PARTITION__"
+
+
+class TrialStatus(str, enum.Enum):
+    """The state of a trial or a split; the string value equals the name."""
+
+    PLANNED = "PLANNED"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for SUCCESS, FAILED and ABORTED."""
+        return self in (TrialStatus.SUCCESS, TrialStatus.FAILED, TrialStatus.ABORTED)
+
+
+def validate_name(name: object, what: str = "name") -> str:
+    """Return ``name`` if it can be a project, client or metric name.
+
+    Raises:
+        InvalidNameError: (a ``ValueError``) naming the value and the rule broken.
+    """
+    if not isinstance(name, str):
+        raise InvalidNameError(name, f"a {what} must be a str, not {type(name).__name__}")
+    if name == "":
+        raise InvalidNameError(name, f"a {what} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            name, f"a {what} has at most {MAX_NAME_LENGTH} characters, this one has {len(name)}"
+        )
+    if name in (".", ".."):
+        raise InvalidNameError(name, f"a {what} must not be '.' or '..'")
+    if name != name.strip():
+        raise InvalidNameError(name, f"a {what} must not start or end with blanks")
+    for char in name:
+        if char in "/\\=":
+            raise InvalidNameError(name, f"a {what} must not contain {char!r} (/, \\ and =)")
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise InvalidNameError(
+                name, f"a {what} must not contain control characters (found {char!r})"
+            )
+    return name
+
+
+def encode_partition_value(value: str) -> str:
+    """Percent-encode a validated name for a ``key=value`` directory.
+
+    Letters, digits (any script), blanks and harmless punctuation stay as they
+    are; ``%``, glob characters (``* ? [ ] { }``) and the rest are encoded, so
+    DuckDB, polars and pyarrow decode the directory back to exactly ``value``.
+    """
+    if value == _HIVE_NULL:
+        return "%5F" + value[1:]
+    return "".join(
+        char if char.isalnum() or char in _SAFE_PUNCTUATION else _percent(char) for char in value
+    )
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedLocation:
+    """The ids from the project down to one scope; ``None`` past its level.
+
+    ``ScopedLocation("p", "c", 0, 3)`` is trial 3 of round 0 of client ``c``.
+    The root is ``ScopedLocation()``. Locations never have gaps.
+    """
+
+    project: str | None = None
+    client: str | None = None
+    round: int | None = None
+    trial: int | None = None
+    split: int | None = None
+    metric: str | None = None
+
+    def __post_init__(self) -> None:
+        parts = self.as_tuple(full=True)
+        depth = len(self.as_tuple())
+        if any(part is not None for part in parts[depth:]):
+            raise ValueError(f"a location has no gaps, got {parts!r}")
+
+    def as_tuple(self, full: bool = False) -> tuple[str | int | None, ...]:
+        """The ids down to this scope's level (all six with ``full``)."""
+        parts = (self.project, self.client, self.round, self.trial, self.split, self.metric)
+        if full:
+            return parts
+        depth = 0
+        while depth < len(parts) and parts[depth] is not None:
+            depth += 1
+        return parts[:depth]
+
+    @property
+    def level(self) -> str:
+        """``root``, ``project``, ``client``, ``round``, ``trial``, ``split`` or ``metric``."""
+        depth = len(self.as_tuple())
+        return "root" if depth == 0 else LEVELS[depth - 1]
+
+    def child(self, key: str | int) -> ScopedLocation:
+        """The location one level down with id ``key``."""
+        parts = list(self.as_tuple(full=True))
+        depth = len(self.as_tuple())
+        if depth == len(LEVELS):
+            raise ValueError(f"a metric location {self} has no children")
+        parts[depth] = key
+        return ScopedLocation(*parts)  # type: ignore[arg-type]
+
+    def parent(self) -> ScopedLocation:
+        """The location one level up (the root is its own parent)."""
+        parts = list(self.as_tuple())
+        if not parts:
+            return self
+        return ScopedLocation(*parts[:-1])  # type: ignore[arg-type]
+
+    def round_key(self) -> tuple[str, str, int]:
+        """``(project, client, round)``: the partition this scope's rows go to."""
+        if self.project is None or self.client is None or self.round is None:
+            raise ValueError(f"{self} is above the round level and has no round partition")
+        return (self.project, self.client, self.round)
+
+    def __str__(self) -> str:
+        return "/".join(str(part) for part in self.as_tuple()) or "<root>"

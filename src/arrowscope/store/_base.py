@@ -1,0 +1,112 @@
+"""The repository contract: what every storage backend guarantees.
+
+A repository stores three tables (``metrics``, ``events``, ``catalog``; see
+``schemas/``) partitioned by project › client › round, and hands out round
+and trial numbers. ``ParquetRepository`` keeps them in a directory,
+``InMemoryRepository`` in memory; both pass the same contract tests.
+
+Guarantees, for every implementation:
+
+* **Appends only.** Rows are never rewritten or deleted; the state of a scope
+  is its latest event (greatest ``at``, then ``seq``).
+* **Logging is an append.** ``MetricBuffer`` values cost no I/O; they reach
+  the backend on ``flush``.
+* **Durability.** After ``flush()`` returns, the flushed rows survive the
+  process being killed (``kill -9``); with ``fsync=True`` also a power loss.
+  ``checkpoint()`` turns them into Parquet parts that plain readers see.
+* **Read your writes.** ``pending(table)`` plus ``parquet_files(table)`` hold
+  every row this process appended, flushed or not, and every row other
+  processes flushed; no row is seen twice, whatever compaction or
+  checkpoints run concurrently.
+* **Unique ids.** ``allocate_round``/``allocate_trial`` never return the same
+  number twice for the same parent, across processes sharing a directory;
+  numbers are dense from 0 with one writer.
+* **Thread safety.** One repository object is used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from arrowscope.store._buffer import MetricBuffer
+
+RoundKey = tuple[str, str, int]
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """Storage for the metrics, events and catalog tables, and the id allocator."""
+
+    @property
+    def writer_id(self) -> str:
+        """The id of this writing process, stamped in every event row and part name."""
+        ...
+
+    @property
+    def location(self) -> str | None:
+        """The directory the data lives in, or ``None`` in memory."""
+        ...
+
+    # -- namespace and ids -------------------------------------------------
+    def create(self, project: str, client: str | None = None) -> bool:
+        """Record that a project (or a client of it) exists; False if it already did."""
+        ...
+
+    def list_names(self, project: str | None = None) -> list[str]:
+        """Projects (no argument) or the clients of ``project``, sorted by name."""
+        ...
+
+    def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
+        """Round numbers of a client, or trial numbers of a round, ascending."""
+        ...
+
+    def allocate(self, project: str, client: str, round: int | None = None) -> int:
+        """Claim the next round number (``round=None``) or trial number of ``round``."""
+        ...
+
+    # -- writing -------------------------------------------------------------
+    def metric_buffer(
+        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+    ) -> MetricBuffer:
+        """Open a buffer for the values of one (trial, split, metric).
+
+        ``offsets`` are the train and valid values already stored, so epochs
+        continue after them. The buffer stays registered (its pending rows are
+        flushed and visible to readers) until ``release_buffer``.
+        """
+        ...
+
+    def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
+        """Flush-and-forget: the buffer's rows stay stored, its memory is freed."""
+        ...
+
+    def append_event(self, key: RoundKey, **fields: Any) -> None:
+        """Buffer one ``events`` row (``at``, ``writer`` and ``seq`` are filled in)."""
+        ...
+
+    def flush(self, key: RoundKey | None = None) -> None:
+        """Make every buffered row of ``key`` (all partitions when None) durable."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Turn what was flushed into Parquet parts visible to plain readers."""
+        ...
+
+    def close(self) -> None:
+        """Flush, checkpoint and release locks; the repository stays readable."""
+        ...
+
+    # -- reading -------------------------------------------------------------
+    def parquet_files(self, table: str) -> list[str]:
+        """The visible Parquet parts of ``table`` (never two covering the same rows)."""
+        ...
+
+    def pending(self, table: str) -> pa.Table:
+        """Rows not in ``parquet_files`` yet, with the partition columns first."""
+        ...
+
+    def compact(self) -> int:
+        """Merge small parts; returns the number of parts merged away."""
+        ...

@@ -1,0 +1,97 @@
+"""What one writing process holds before it reaches the backend: open buffers and events.
+
+Both repositories compose a ``Staging``; it knows nothing about files.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from arrowscope.schema import full_schema, partition_columns
+from arrowscope.store._buffer import EventBuffer, MetricBuffer, now_us
+
+RoundKey = tuple[str, str, int]
+
+
+def new_writer_id() -> str:
+    """A short id unique to this process: pid plus random hex."""
+    return f"{os.getpid()}{uuid.uuid4().hex[:8]}"
+
+
+class Staging:
+    """Open metric buffers and unflushed events of one writer, by round partition."""
+
+    def __init__(self, writer_id: str) -> None:
+        self.writer_id = writer_id
+        self._seq = 0
+        self._buffers: dict[RoundKey, dict[int, MetricBuffer]] = {}
+        self._events: dict[RoundKey, EventBuffer] = {}
+
+    def open_buffer(self, key: RoundKey, buffer: MetricBuffer) -> MetricBuffer:
+        self._buffers.setdefault(key, {})[id(buffer)] = buffer
+        return buffer
+
+    def close_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
+        self._buffers.get(key, {}).pop(id(buffer), None)
+
+    def append_event(self, key: RoundKey, fields: dict[str, Any]) -> None:
+        self._seq += 1
+        row = dict(fields)
+        row.setdefault("at", now_us())
+        row["writer"] = self.writer_id
+        row["seq"] = self._seq
+        self._events.setdefault(key, EventBuffer()).append(row)
+
+    def keys(self) -> list[RoundKey]:
+        return sorted(set(self._buffers) | set(self._events))
+
+    def take(self, key: RoundKey) -> dict[str, list[pa.RecordBatch]]:
+        """The pending batches of one partition by table, marked as taken."""
+        out: dict[str, list[pa.RecordBatch]] = {"metrics": [], "events": []}
+        for buffer in self._buffers.get(key, {}).values():
+            batch = buffer.take_pending()
+            if batch is not None:
+                out["metrics"].append(batch)
+        events = self._events.get(key)
+        batch = events.take_pending() if events is not None else None
+        if batch is not None:
+            out["events"].append(batch)
+        return out
+
+    def peek(self, table: str) -> Iterator[tuple[RoundKey, pa.RecordBatch]]:
+        """Every pending batch of ``table`` with its partition, left pending."""
+        if table == "metrics":
+            for key, buffers in self._buffers.items():
+                for buffer in buffers.values():
+                    batch = buffer.pending_batch()
+                    if batch is not None:
+                        yield key, batch
+        elif table == "events":
+            for key, events in self._events.items():
+                batch = events.pending_batch()
+                if batch is not None:
+                    yield key, batch
+
+    def has_pending(self) -> bool:
+        return any(e.rows for e in self._events.values()) or any(
+            b.has_pending() for bs in self._buffers.values() for b in bs.values()
+        )
+
+
+def with_partition(table: str, key: tuple[Any, ...], batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Prefix ``batch`` with the partition columns of ``table`` set to ``key``."""
+    schema = full_schema(table)
+    n = batch.num_rows
+    keys = partition_columns(table)
+    columns = [pa.repeat(pa.scalar(v, schema.field(k).type), n) for k, v in zip(keys, key)]
+    return pa.RecordBatch.from_arrays(columns + list(batch.columns), schema=schema)
+
+
+def concat(table: str, batches: list[pa.RecordBatch]) -> pa.Table:
+    """Batches of ``table``'s full schema as one table (empty with the schema when none)."""
+    return pa.Table.from_batches(batches, schema=full_schema(table))

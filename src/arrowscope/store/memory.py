@@ -1,0 +1,105 @@
+"""``InMemoryRepository``: the repository contract with nothing written to disk."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pyarrow as pa
+
+from arrowscope.store._buffer import MetricBuffer, now_us
+from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
+
+
+class InMemoryRepository:
+    """Keeps every flushed batch in memory; ids come from locked counters.
+
+    Example:
+        >>> repo = InMemoryRepository()
+        >>> repo.allocate("p", "c"), repo.allocate("p", "c")
+        (0, 1)
+    """
+
+    def __init__(self) -> None:
+        self._staging = Staging(new_writer_id())
+        self._lock = threading.Lock()
+        self._stored: dict[str, list[pa.RecordBatch]] = {"metrics": [], "events": [], "catalog": []}
+        self._names: dict[str, set[str]] = {}
+        self._ids: dict[tuple[Any, ...], int] = {}
+
+    @property
+    def writer_id(self) -> str:
+        return self._staging.writer_id
+
+    @property
+    def location(self) -> str | None:
+        return None
+
+    def create(self, project: str, client: str | None = None) -> bool:
+        with self._lock:
+            created = project not in self._names
+            clients = self._names.setdefault(project, set())
+            if client is not None:
+                created = client not in clients
+                clients.add(client)
+            if created:
+                row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
+                batch = pa.RecordBatch.from_pylist([row], schema=_catalog_schema())
+                self._stored["catalog"].append(with_partition("catalog", (project,), batch))
+            return created
+
+    def list_names(self, project: str | None = None) -> list[str]:
+        with self._lock:
+            if project is None:
+                return sorted(self._names)
+            return sorted(self._names.get(project, ()))
+
+    def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
+        with self._lock:
+            return list(range(self._ids.get((project, client, round), 0)))
+
+    def allocate(self, project: str, client: str, round: int | None = None) -> int:
+        with self._lock:
+            key = (project, client, round)
+            number = self._ids.get(key, 0)
+            self._ids[key] = number + 1
+            return number
+
+    def metric_buffer(
+        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+    ) -> MetricBuffer:
+        return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+
+    def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
+        self.flush(key)
+        self._staging.close_buffer(key, buffer)
+
+    def append_event(self, key: RoundKey, **fields: Any) -> None:
+        self._staging.append_event(key, fields)
+
+    def flush(self, key: RoundKey | None = None) -> None:
+        for k in [key] if key is not None else self._staging.keys():
+            for table, batches in self._staging.take(k).items():
+                self._stored[table].extend(with_partition(table, k, b) for b in batches)
+
+    def checkpoint(self) -> None:
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def parquet_files(self, table: str) -> list[str]:
+        return []
+
+    def pending(self, table: str) -> pa.Table:
+        staged = [with_partition(table, k, b) for k, b in self._staging.peek(table)]
+        return concat(table, self._stored[table] + staged)
+
+    def compact(self) -> int:
+        return 0
+
+
+def _catalog_schema() -> pa.Schema:
+    from arrowscope.schema import table_schema
+
+    return table_schema("catalog")

@@ -92,3 +92,8 @@ def parquet_metadata(table: str) -> dict[bytes, bytes]:
 def view_sql(name: str) -> str:
     """The SQL text of ``schemas/views/<name>.sql``."""
     return schemas_dir().joinpath("views", f"{name}.sql").read_text("utf-8")
+
+
+def query_sql(name: str) -> str:
+    """The SQL text of ``schemas/queries/<name>.sql`` (named report queries)."""
+    return schemas_dir().joinpath("queries", f"{name}.sql").read_text("utf-8")

@@ -1,0 +1,108 @@
+"""arrowscope: a columnar, analytics-first tracker for hyperparameter search.
+
+Training code opens nested scopes (project › client › round › trial › split ›
+metric) and logs values; they are buffered in Arrow columns, written to
+hive-partitioned Parquet, and every report is a DuckDB query.
+
+Example:
+    >>> import arrowscope as asc
+    >>> root = asc.Root.in_memory()
+    >>> with root.default_project() as p, p.default_client() as c, c.new_round("mse") as rnd:
+    ...     rnd = rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({"lr": asc.LogUniform(1e-3, 1.0)}))
+    ...     with rnd.new_rvs_trial() as trial, trial.new_validation_split() as split:
+    ...         with split.managed_metric("mse", higher_score_is_better=False) as m:
+    ...             m.add_valid_result(0.25)
+    ...     rnd.get_best_trial_id()
+    0
+"""
+
+from __future__ import annotations
+
+from arrowscope.aggregates import (
+    AutoMLContext,
+    Client,
+    HyperparameterOptimizer,
+    MetricResults,
+    Project,
+    Root,
+    Round,
+    Trial,
+    TrialSplit,
+)
+from arrowscope.errors import (
+    ArrowscopeError,
+    CorruptFileError,
+    InvalidNameError,
+    RoundNotFoundError,
+    ScopeClosedError,
+)
+from arrowscope.hyperparams import (
+    Boolean,
+    Choice,
+    HyperparameterSamples,
+    HyperparameterSpace,
+    LogNormal,
+    LogUniform,
+    Normal,
+    Quantized,
+    RandInt,
+    Uniform,
+)
+from arrowscope.location import ScopedLocation, TrialStatus
+from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
+from arrowscope.query import connect
+from arrowscope.reports import (
+    ClientReport,
+    MetricResultsReport,
+    ProjectReport,
+    RootReport,
+    RoundReport,
+    TrialReport,
+    TrialSplitReport,
+)
+from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArrowscopeError",
+    "AutoMLContext",
+    "Boolean",
+    "Choice",
+    "Client",
+    "ClientReport",
+    "CorruptFileError",
+    "GridSearch",
+    "HyperparameterOptimizer",
+    "HyperparameterSamplerStub",
+    "HyperparameterSamples",
+    "HyperparameterSpace",
+    "InMemoryRepository",
+    "InvalidNameError",
+    "LogNormal",
+    "LogUniform",
+    "MetricResults",
+    "MetricResultsReport",
+    "Normal",
+    "ParquetRepository",
+    "Project",
+    "ProjectReport",
+    "Quantized",
+    "RandInt",
+    "RandomSearch",
+    "Repository",
+    "Root",
+    "RootReport",
+    "Round",
+    "RoundReport",
+    "RoundNotFoundError",
+    "ScopeClosedError",
+    "ScopedLocation",
+    "Trial",
+    "TrialReport",
+    "TrialSplit",
+    "TrialSplitReport",
+    "TrialStatus",
+    "Uniform",
+    "connect",
+]

@@ -1,0 +1,205 @@
+"""What every scope shares: the managed ``with`` protocol, exit statuses, seed members."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from arrowscope.aggregates.context import AutoMLContext
+from arrowscope.errors import ScopeClosedError
+from arrowscope.location import TrialStatus
+from arrowscope.reports import Reader
+from arrowscope.store import Repository
+
+T = TypeVar("T")
+_REPORTS = {
+    "root": "RootReport",
+    "project": "ProjectReport",
+    "client": "ClientReport",
+    "round": "RoundReport",
+    "trial": "TrialReport",
+    "split": "TrialSplitReport",
+    "metric": "MetricResultsReport",
+}
+FLOW_LOGGER = "arrowscope.flow"
+_flow_root = logging.getLogger(FLOW_LOGGER)
+
+
+class Managed(AbstractContextManager[T], Generic[T]):
+    """A fresh context manager per call: ``__enter__`` acquires the child scope,
+    ``__exit__`` hands it and the exception to the parent, whose answer says
+    whether the exception is suppressed."""
+
+    def __init__(
+        self, acquire: Callable[[], T], release: Callable[[T, BaseException | None], bool]
+    ) -> None:
+        self._acquire = acquire
+        self._release = release
+        self._child: T | None = None
+
+    def __enter__(self) -> T:
+        if self._child is not None:
+            raise RuntimeError("this scope manager was already entered; call the method again")
+        self._child = self._acquire()
+        return self._child
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        assert self._child is not None
+        return self._release(self._child, exc)
+
+
+def exit_status(exc: BaseException | None) -> TrialStatus:
+    """SUCCESS without an exception, ABORTED for interrupts and exits, FAILED otherwise."""
+    if exc is None:
+        return TrialStatus.SUCCESS
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return TrialStatus.ABORTED
+    return TrialStatus.FAILED
+
+
+def is_suppressible(exc: BaseException) -> bool:
+    """Whether ``continue_on_error`` may swallow ``exc`` at a split's exit (SPEC §2.8)."""
+    return isinstance(exc, Exception) and not isinstance(exc, (SystemError, EOFError))
+
+
+def error_fields(exc: BaseException | None) -> dict[str, str | None]:
+    """The ``error`` and ``traceback`` columns of a failure event."""
+    if exc is None:
+        return {"error": None, "traceback": None}
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": text}
+
+
+class ScopeMembers:
+    """The seed's members common to every aggregate (SPEC §2.1).
+
+    Aggregates derive from their report class and from this one; it holds no
+    report logic, only the context, the parent link and the logger.
+    """
+
+    _context: AutoMLContext
+    _parent_scope: Any
+    is_deep: bool
+
+    def _init_scope(self, context: AutoMLContext, parent: Any = None) -> None:
+        if context.repository is None or context.reader is None:
+            raise ScopeClosedError(f"a scope at {context.location} needs a repository")
+        self._context = context
+        self._parent_scope = parent
+        self._detached = False
+        self.is_deep = True
+
+    @property
+    def context(self) -> AutoMLContext:
+        return self._context
+
+    @property
+    def repo(self) -> Repository:
+        """The repository this scope writes to (ScopeClosedError once detached)."""
+        if self._detached:
+            raise ScopeClosedError(
+                f"the aggregate at {self._context.location} is detached (without_context()): "
+                "it can be read but not written"
+            )
+        assert self._context.repository is not None
+        return self._context.repository
+
+    @property
+    def flow(self) -> logging.Logger:
+        """The per-scope logger; a scope's records also reach its ancestors' loggers."""
+        parts = [str(p).replace(".", "_") for p in self._context.location.as_tuple()]
+        return logging.getLogger(".".join([FLOW_LOGGER, *parts]))
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        if _flow_root.isEnabledFor(level):
+            self.flow.log(level, message, *args)
+
+    @staticmethod
+    def from_context(context: AutoMLContext, is_deep: bool = True) -> Any:
+        """The scope at ``context.location``, read from its repository; nothing is written."""
+        from arrowscope.aggregates.factory import from_context
+
+        return from_context(context)
+
+    @classmethod
+    def dummy(cls, context: AutoMLContext | None = None) -> Any:
+        """The default chain down to this level, saved (in memory when no context is given)."""
+        from arrowscope.aggregates.factory import dummy
+
+        return dummy(cls, context)
+
+    def subaggregate(self, key: str | int) -> Any:
+        """The child scope ``key`` (a name or a number)."""
+        return self[key]
+
+    @property
+    def report(self) -> Any:
+        """A read-only report of this scope (what another process would see, plus buffers)."""
+        from arrowscope import reports
+
+        level = self._context.location.level
+        cls = getattr(reports, _REPORTS[level])
+        return cls(self._reader_of(), self._context.location)
+
+    @property
+    def parent(self) -> Any:
+        """The parent aggregate (None for the root)."""
+        return self._parent_scope
+
+    def refresh(self, deep: bool = True) -> Any:
+        """Re-read from the store: reports always query it, so this only records ``deep``."""
+        self.is_deep = deep
+        return self
+
+    def save(self, deep: bool = True) -> Any:
+        """Make everything buffered durable (an append-only store has nothing to rewrite)."""
+        self.repo.flush()
+        return self
+
+    def save_subaggregate(self, subagg: Any, deep: bool = False) -> Any:
+        """Persist ``subagg``'s buffered records; returns self."""
+        self.repo.flush()
+        return self
+
+    def without_context(self) -> Any:
+        """A copy that can be read but refuses every write."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._detached = True
+        return clone
+
+    def _key(self) -> tuple[str, str, int]:
+        return self._context.location.round_key()
+
+    def _reader_of(self) -> Reader:
+        assert self._context.reader is not None
+        return self._context.reader
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ScopeMembers):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self._context.location == other._context.location
+            and self._context.repository is other._context.repository
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._context.location))
+
+
+def us_to_datetime(us: int | None) -> datetime | None:
+    """A stored microsecond timestamp as an aware UTC datetime."""
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)

@@ -1,0 +1,150 @@
+"""``MetricResults``: the logging hot path, one metric of one open split."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from array import array
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from arrowscope.aggregates._scope import ScopeMembers
+from arrowscope.aggregates.context import AutoMLContext
+from arrowscope.errors import ScopeClosedError
+from arrowscope.reports import MetricResultsReport
+from arrowscope.store import MetricBuffer
+
+if TYPE_CHECKING:
+    from arrowscope.aggregates.split import TrialSplit
+
+_NS = 1_000_000_000
+
+
+def as_value(score: object) -> float:
+    """``score`` as a float; TypeError for anything that is not a real number."""
+    if isinstance(score, numbers.Real) and not isinstance(score, bool):
+        return float(score)
+    raise TypeError(
+        f"a metric value must be a real number (int, float or numpy scalar), "
+        f"not {type(score).__name__}: {score!r}"
+    )
+
+
+class MetricResults(ScopeMembers, MetricResultsReport):
+    """Train and valid values of one metric in one split, appended to typed arrays.
+
+    ``add_train_result``/``add_valid_result`` append a float and a timestamp:
+    no I/O, no SQL. The values reach the repository's log when the split exits
+    (or every ``flush_interval`` seconds while it runs) and stay readable here.
+
+    Example:
+        >>> import arrowscope as asc
+        >>> root = asc.Root.in_memory()
+        >>> with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        ...     r = r.with_optimizer(asc.HyperparameterSamplerStub({}), asc.HyperparameterSpace({}))
+        ...     with r.new_rvs_trial() as t, t.new_validation_split() as s:
+        ...         with s.managed_metric("mse", higher_score_is_better=False) as m:
+        ...             m.add_valid_result(0.5)
+        ...         m.get_valid_scores()
+        [0.5]
+    """
+
+    def __init__(
+        self,
+        context: AutoMLContext,
+        parent: TrialSplit,
+        higher_score_is_better: bool,
+        buffer: MetricBuffer,
+    ) -> None:
+        MetricResultsReport.__init__(self, self_reader(context), context.location)
+        self._init_scope(context, parent)
+        self._higher = higher_score_is_better
+        self._buffer = buffer
+        self._open = True
+        self._bind(buffer.train.append, buffer.train_at.append, buffer.valid.append)
+        self._valid_at_append = buffer.valid_at.append
+        interval = getattr(context.repository, "flush_interval", math.inf)
+        self._interval_ns = int(interval * _NS) if math.isfinite(interval) else None
+        self._deadline = time.time_ns() + self._interval_ns if self._interval_ns else 2**63
+
+    def _bind(self, train: Any, train_at: Any, valid: Any) -> None:
+        self._train_append, self._train_at_append, self._valid_append = train, train_at, valid
+
+    def add_train_result(self, score: float) -> None:
+        """Append a train value (the next epoch of the train curve)."""
+        if type(score) is not float:
+            score = as_value(score)
+        self._train_append(score)
+        now = time.time_ns()
+        self._train_at_append(now)
+        if now > self._deadline:
+            self._flush_due(now)
+
+    def add_valid_result(self, score: float) -> None:
+        """Append a validation value (the next epoch of the valid curve)."""
+        if type(score) is not float:
+            score = as_value(score)
+        self._valid_append(score)
+        now = time.time_ns()
+        self._valid_at_append(now)
+        if now > self._deadline:
+            self._flush_due(now)
+
+    def add_train_results(self, scores: Iterable[float]) -> None:
+        """Append many train values at once (a list or a numpy array)."""
+        self._extend(self._buffer.train, self._buffer.train_at, scores)
+
+    def add_valid_results(self, scores: Iterable[float]) -> None:
+        """Append many validation values at once (a list or a numpy array)."""
+        self._extend(self._buffer.valid, self._buffer.valid_at, scores)
+
+    def _extend(self, values: array[float], stamps: array[int], scores: Iterable[float]) -> None:
+        if not self._open:
+            self._closed()
+        tobytes = getattr(scores, "tobytes", None)
+        dtype = str(getattr(scores, "dtype", ""))
+        if tobytes is not None and dtype == "float64":
+            block = array("d", tobytes())
+        else:
+            block = array("d", [as_value(s) for s in scores])
+        values.extend(block)
+        now = time.time_ns()
+        stamps.extend(array("q", [now]) * len(block))
+        if now > self._deadline:
+            self._flush_due(now)
+
+    def _flush_due(self, now: int) -> None:
+        self.repo.flush(self._key())
+        assert self._interval_ns is not None
+        self._deadline = now + self._interval_ns
+
+    def _close(self) -> None:
+        """Called when the split exits: later appends raise ScopeClosedError."""
+        self._open = False
+        self._bind(self._closed, self._closed, self._closed)
+        self._valid_at_append = self._closed
+
+    def _closed(self, *_args: object) -> NoReturn:
+        raise ScopeClosedError(
+            f"metric {self.metric_name!r} belongs to split {self.location.parent()}, "
+            "which has exited: log values inside the split's with block"
+        )
+
+    def get_train_scores(self) -> list[float]:
+        return list(self._buffer.train)
+
+    def get_valid_scores(self) -> list[float]:
+        return list(self._buffer.valid)
+
+    def is_higher_score_better(self) -> bool:
+        return self._higher
+
+    def __len__(self) -> int:
+        return len(self._buffer.valid)
+
+
+def self_reader(context: AutoMLContext) -> Any:
+    if context.reader is None:
+        raise ScopeClosedError(f"a scope at {context.location} needs a repository")
+    return context.reader

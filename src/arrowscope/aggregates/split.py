@@ -1,0 +1,207 @@
+"""``TrialSplit``: one validation (or retrain) split, the home of its metrics."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from arrowscope.aggregates._scope import Managed, ScopeMembers, us_to_datetime
+from arrowscope.aggregates.context import AutoMLContext
+from arrowscope.aggregates.metric import MetricResults, self_reader
+from arrowscope.hyperparams import HyperparameterSamples
+from arrowscope.location import TrialStatus, validate_name
+from arrowscope.reports import TrialSplitReport
+from arrowscope.reports.split import scores_frame
+from arrowscope.store._buffer import now_us
+
+if TYPE_CHECKING:
+    from arrowscope.aggregates.trial import Trial
+
+logger = logging.getLogger(__name__)
+
+
+class TrialSplit(ScopeMembers, TrialSplitReport):
+    """A split being trained: epochs, metrics, and its status once it exits.
+
+    The split's metrics live in memory while it runs, so reading them (for
+    early stopping, say) costs no query.
+    """
+
+    def __init__(
+        self,
+        context: AutoMLContext,
+        parent: Trial,
+        hyperparams: HyperparameterSamples,
+        continue_on_error: bool,
+    ) -> None:
+        TrialSplitReport.__init__(self, self_reader(context), context.location)
+        self._init_scope(context, parent)
+        self._hyperparams = hyperparams
+        self.continue_on_error = continue_on_error
+        self.epoch = 0
+        self.n_epochs: int | None = None
+        self._status = TrialStatus.PLANNED
+        self._metrics: dict[str, MetricResults] = {}
+        self._created_us = now_us()
+        self._started_us: int | None = None
+        self._ended_us: int | None = None
+
+    # -- state and events ----------------------------------------------------
+    def _event(self, status: TrialStatus, at: int, **extra: Any) -> None:
+        self.repo.append_event(
+            self._key(),
+            level="split",
+            trial=self.location.trial,
+            split=self.split_number,
+            status=status.value,
+            hyperparams=self._hyperparams.to_json(),
+            at=at,
+            **extra,
+        )
+        self._status = status
+
+    def _plan(self) -> None:
+        self._event(TrialStatus.PLANNED, self._created_us)
+
+    def start(self) -> TrialSplit:
+        """Mark the split RUNNING now (the first ``next_epoch`` does it too)."""
+        self._started_us = max(now_us(), self._created_us)
+        self._event(TrialStatus.RUNNING, self._started_us)
+        self._log(logging.INFO, "started split %s", self.location)
+        return self
+
+    def _finish(self, status: TrialStatus, error: dict[str, str | None]) -> None:
+        """Close the metrics, write the terminal event and flush the partition."""
+        if self._started_us is None:
+            self._started_us = self._created_us
+        self._ended_us = max(now_us(), self._started_us + 1)
+        for metric in self._metrics.values():
+            metric._close()
+        self._event(status, self._ended_us, **error)
+        for metric in self._metrics.values():
+            self.repo.release_buffer(self._key(), metric._buffer)
+        self.repo.flush(self._key())
+        if not self._metrics and status is TrialStatus.SUCCESS:
+            self._log(logging.WARNING, "split %s logged no metric", self.location)
+
+    # -- epochs ----------------------------------------------------------------
+    def with_n_epochs(self, n_epochs: int) -> TrialSplit:
+        """Set the planned number of epochs (needed by ``next_epoch``)."""
+        if not isinstance(n_epochs, int) or isinstance(n_epochs, bool) or n_epochs < 1:
+            raise ValueError(f"n_epochs must be a positive int, not {n_epochs!r}")
+        self.n_epochs = n_epochs
+        return self
+
+    def next_epoch(self) -> int:
+        """Start the next epoch and return its 1-based number."""
+        if self.n_epochs is None:
+            raise ValueError(
+                f"split {self.location}: call with_n_epochs(n) before next_epoch()"
+            )
+        if self.epoch == 0:
+            self.start()
+        self.epoch += 1
+        self._log(logging.DEBUG, "epoch %d/%d", self.epoch, self.n_epochs)
+        return self.epoch
+
+    # -- metrics ---------------------------------------------------------------
+    def managed_metric(
+        self, metric_name: str, higher_score_is_better: bool
+    ) -> Managed[MetricResults]:
+        """``with split.managed_metric("acc", True) as m:`` -- the metric, created on first use.
+
+        An existing metric keeps the direction it was created with.
+        """
+        return Managed(lambda: self._metric(metric_name, higher_score_is_better), self._release)
+
+    def _metric(self, name: str, higher_score_is_better: bool) -> MetricResults:
+        found = self._metrics.get(name)
+        if found is not None:
+            return found
+        validate_name(name, "metric name")
+        if not isinstance(higher_score_is_better, bool):
+            raise TypeError(
+                f"higher_score_is_better must be a bool, not {higher_score_is_better!r}"
+            )
+        buffer = self.repo.metric_buffer(self._key(), self.location.trial or 0, self.split_number, name)
+        metric = MetricResults(self._context.push(name), self, higher_score_is_better, buffer)
+        self.repo.append_event(
+            self._key(),
+            level="metric",
+            trial=self.location.trial,
+            split=self.split_number,
+            metric=name,
+            higher_is_better=higher_score_is_better,
+        )
+        self._metrics[name] = metric
+        return metric
+
+    def _release(self, metric: MetricResults, exc: BaseException | None) -> bool:
+        if exc is not None:
+            self._log(logging.WARNING, "metric %s: %r", metric.metric_name, exc)
+            self.repo.flush(self._key())
+        return False
+
+    @property
+    def metric_results(self) -> dict[str, MetricResults]:  # type: ignore[override]
+        """The split's metrics by name."""
+        return dict(self._metrics)
+
+    def metric_result(self, metric_name: str | None = None) -> MetricResults:  # type: ignore[override]
+        """One metric (None: the round's main metric). KeyError if it was not logged."""
+        name = metric_name if metric_name is not None else self.main_metric_name
+        if name not in self._metrics:
+            raise KeyError(f"metric {name!r} was not logged in split {self.location}")
+        return self._metrics[name]
+
+    @property
+    def main_metric_name(self) -> str | None:
+        trial: Trial = self._parent_scope
+        return trial.main_metric_name
+
+    def train_context(self) -> AutoMLContext:
+        """This split's context tagged ``train``, for pipelines and metric functions."""
+        return self._context.with_phase("train")
+
+    def validation_context(self) -> AutoMLContext:
+        """This split's context tagged ``valid``."""
+        return self._context.with_phase("valid")
+
+    # -- reports answered from memory --------------------------------------------
+    def get_status(self) -> TrialStatus:
+        return self._status
+
+    def get_hyperparams(self) -> HyperparameterSamples:
+        return self._hyperparams
+
+    def get_metric_names(self) -> list[str]:
+        return sorted(self._metrics)
+
+    def is_higher_score_better(self, metric_name: str) -> bool:
+        return self.metric_result(metric_name).is_higher_score_better()
+
+    def to_scores_over_time_df(self, metric_name: str) -> pl.DataFrame:
+        metric = self.metric_result(metric_name)
+        train, valid = metric.get_train_scores(), metric.get_valid_scores()
+        return scores_frame(self.split_number, metric_name, train, valid)
+
+    def _child(self, key: Any) -> MetricResults:
+        return self._metrics[key]
+
+    def __len__(self) -> int:
+        return len(self._metrics)
+
+    @property
+    def created_time(self) -> datetime | None:
+        return us_to_datetime(self._created_us)
+
+    @property
+    def start_time(self) -> datetime | None:
+        return us_to_datetime(self._started_us)
+
+    @property
+    def end_time(self) -> datetime | None:
+        return us_to_datetime(self._ended_us)

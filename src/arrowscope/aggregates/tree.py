@@ -1,0 +1,175 @@
+"""``Root``, ``Project`` and ``Client``: naming levels above the rounds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from arrowscope.aggregates._scope import Managed, ScopeMembers
+from arrowscope.aggregates.context import AutoMLContext
+from arrowscope.aggregates.metric import self_reader
+from arrowscope.aggregates.round import Round
+from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT, ScopedLocation, validate_name
+from arrowscope.reports import ClientReport, ProjectReport, RootReport
+from arrowscope.store import InMemoryRepository, Repository
+
+DEFAULT_DIR_ENV = "ARROWSCOPE_DIR"
+DEFAULT_DIR = "arrowscope-runs"
+
+
+class Root(ScopeMembers, RootReport):
+    """The top of a repository: its projects.
+
+    Example:
+        >>> import arrowscope as asc
+        >>> root = asc.Root.in_memory()
+        >>> [p.get_id() for p in root.projects]
+        ['default_project']
+    """
+
+    def __init__(self, context: AutoMLContext) -> None:
+        RootReport.__init__(self, self_reader(context), ScopedLocation())
+        self._init_scope(context.at(ScopedLocation()), None)
+
+    @staticmethod
+    def from_repo(context: AutoMLContext | None, repo: Repository) -> Root:
+        """A root on ``repo`` (always ``repo``, whatever ``context`` carries)."""
+        return Root(AutoMLContext.from_context(context).with_repo(repo))
+
+    @staticmethod
+    def at(path: str | os.PathLike[str], flush_interval: float | None = None) -> Root:
+        """A root on the Parquet repository in ``path`` (created if missing).
+
+        ``flush_interval`` bounds, in seconds, how much a crash may lose of a
+        scope that is still running; scope exits are always durable.
+        """
+        from arrowscope.store import open_repository
+
+        options = {} if flush_interval is None else {"flush_interval": flush_interval}
+        return Root.from_repo(None, open_repository(Path(path), **options))
+
+    @staticmethod
+    def vanilla(context: AutoMLContext | None = None) -> Root:
+        """A root on ``context``'s repository, else on ``$ARROWSCOPE_DIR`` or ``./arrowscope-runs``."""
+        if context is not None and context.repository is not None:
+            return Root(context)
+        return Root.at(os.environ.get(DEFAULT_DIR_ENV) or DEFAULT_DIR)
+
+    @staticmethod
+    def in_memory() -> Root:
+        """A root on a fresh, independent in-memory repository."""
+        return Root.from_repo(None, InMemoryRepository())
+
+    @property
+    def repository(self) -> Repository:
+        """The repository (``arrowscope.connect(root)`` queries it)."""
+        return self.repo
+
+    @property
+    def projects(self) -> list[Project]:
+        """Every project, in name order."""
+        return list(self)
+
+    def _child(self, key: Any) -> Project:
+        return Project(self._context.push(key), self)
+
+    def get_project(self, name: str) -> Managed[Project]:
+        """``with root.get_project("vision") as project:`` -- created empty if absent."""
+        return Managed(lambda: self._open(name), _release_naming)
+
+    def default_project(self) -> Managed[Project]:
+        return self.get_project(DEFAULT_PROJECT)
+
+    def _open(self, name: str) -> Project:
+        validate_name(name, "project name")
+        self.repo.create(name)
+        return self._child(name)
+
+    def save(self, deep: bool = False) -> Root:
+        self.repo.flush()
+        return self
+
+    def close(self) -> None:
+        """Flush and checkpoint everything; the data stays readable."""
+        self.repo.close()
+
+
+class Project(ScopeMembers, ProjectReport):
+    """A project: its clients, in name order."""
+
+    def __init__(self, context: AutoMLContext, parent: Root | None = None) -> None:
+        ProjectReport.__init__(self, self_reader(context), context.location)
+        self._init_scope(context, parent)
+
+    def _child(self, key: Any) -> Client:
+        return Client(self._context.push(key), self)
+
+    def get_client(self, name: str) -> Managed[Client]:
+        """``with project.get_client("alice") as client:`` -- created empty if absent."""
+        return Managed(lambda: self._open(name), _release_naming)
+
+    def default_client(self) -> Managed[Client]:
+        return self.get_client(DEFAULT_CLIENT)
+
+    def _open(self, name: str) -> Client:
+        validate_name(name, "client name")
+        assert self.location.project is not None
+        self.repo.create(self.location.project, name)
+        return self._child(name)
+
+
+class Client(ScopeMembers, ClientReport):
+    """A client: its rounds, numbered from 0."""
+
+    def __init__(self, context: AutoMLContext, parent: Project | None = None) -> None:
+        ClientReport.__init__(self, self_reader(context), context.location)
+        self._init_scope(context, parent)
+
+    def _child(self, key: Any) -> Round:
+        rnd = Round(self._context.push(key), self, None)
+        rnd._main_metric = rnd._stored_main_metric()
+        return rnd
+
+    def new_round(self, main_metric_name: str | None = None) -> Managed[Round]:
+        """``with client.new_round("acc") as rnd:`` -- round number = number of rounds."""
+        return Managed(lambda: self._new(main_metric_name), _release_round)
+
+    def resume_last_round(self) -> Managed[Round]:
+        """Re-open the last round (creates round 0 on a client with none)."""
+        return Managed(lambda: self._resume(None), _release_round)
+
+    def optim_round(self, new_round: bool, main_metric_name: str | None) -> Managed[Round]:
+        """``new_round`` when True; else resume, replacing the main metric when given."""
+        if new_round:
+            return self.new_round(main_metric_name)
+        return Managed(lambda: self._resume(main_metric_name), _release_round)
+
+    def _new(self, main_metric_name: str | None) -> Round:
+        if main_metric_name is not None:
+            validate_name(main_metric_name, "metric name")
+        loc = self.location
+        assert loc.project is not None and loc.client is not None
+        number = self.repo.allocate(loc.project, loc.client)
+        rnd = Round(self._context.push(number), self, main_metric_name)
+        rnd._set_main_metric(main_metric_name)
+        return rnd
+
+    def _resume(self, main_metric_name: str | None) -> Round:
+        if len(self) == 0:
+            return self._new(main_metric_name)
+        rnd = self._child(self._child_ids()[-1])
+        if main_metric_name is not None and main_metric_name != rnd.main_metric_name:
+            rnd.with_metric(main_metric_name)
+        return rnd
+
+
+def _release_naming(scope: ScopeMembers, exc: BaseException | None) -> bool:
+    scope.repo.flush()
+    return False
+
+
+def _release_round(rnd: Round, exc: BaseException | None) -> bool:
+    rnd.repo.flush()
+    rnd.repo.checkpoint()
+    return False

@@ -1,0 +1,206 @@
+"""``Trial``: one set of hyperparameters, trained over its validation splits."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from arrowscope.aggregates._scope import (
+    Managed,
+    ScopeMembers,
+    error_fields,
+    exit_status,
+    is_suppressible,
+    us_to_datetime,
+)
+from arrowscope.aggregates.context import AutoMLContext
+from arrowscope.aggregates.metric import self_reader
+from arrowscope.aggregates.split import TrialSplit
+from arrowscope.hyperparams import HyperparameterSamples
+from arrowscope.location import RETRAIN_SPLIT, TrialStatus
+from arrowscope.reports import TrialReport
+from arrowscope.reports._base import best_of
+from arrowscope.store._buffer import now_us
+
+if TYPE_CHECKING:
+    from arrowscope.aggregates.round import Round
+
+
+class Trial(ScopeMembers, TrialReport):
+    """A trial being run: opens splits, and decides its status when it exits.
+
+    Status rules (SPEC §1.3, §2.8): RUNNING while its block runs; on exit,
+    SUCCESS when no split failed or some succeeded, FAILED when every split
+    failed or an exception escaped, ABORTED on KeyboardInterrupt/SystemExit.
+    """
+
+    def __init__(
+        self,
+        context: AutoMLContext,
+        parent: Round,
+        hyperparams: HyperparameterSamples,
+        continue_on_error: bool = False,
+        splits: dict[int, TrialStatus] | None = None,
+        scores: dict[int, tuple[float, bool] | None] | None = None,
+        created_us: int | None = None,
+    ) -> None:
+        TrialReport.__init__(self, self_reader(context), context.location)
+        self._init_scope(context, parent)
+        self._hyperparams = hyperparams
+        self._continue = continue_on_error
+        self._splits: dict[int, TrialStatus] = dict(splits or {})
+        self._scores: dict[int, tuple[float, bool] | None] = dict(scores or {})
+        self._status = TrialStatus.PLANNED
+        self._created_us = created_us if created_us is not None else now_us()
+        self._started_us: int | None = None
+        self._ended_us: int | None = None
+        self._retrain_error: BaseException | None = None
+
+    # -- events --------------------------------------------------------------
+    def _event(self, status: TrialStatus, at: int, **extra: Any) -> None:
+        self.repo.append_event(
+            self._key(),
+            level="trial",
+            trial=self.trial_number,
+            status=status.value,
+            hyperparams=self._hyperparams.to_json(),
+            at=at,
+            **extra,
+        )
+        self._status = status
+
+    def _plan(self) -> None:
+        self._event(TrialStatus.PLANNED, self._created_us)
+        self._log(logging.INFO, "planned trial %s: %s", self.location, self._hyperparams)
+
+    def _start(self) -> None:
+        self._started_us = max(now_us(), self._created_us)
+        self._event(TrialStatus.RUNNING, self._started_us)
+
+    def _end(self, status: TrialStatus, exc: BaseException | None) -> None:
+        self._ended_us = max(now_us(), (self._started_us or self._created_us) + 1)
+        self._event(status, self._ended_us, **error_fields(exc))
+        self.repo.flush(self._key())
+
+    def _finish(self, exc: BaseException | None) -> None:
+        """Decide and write the status at the trial's exit (SPEC §2.8).
+
+        A failed retrain split does not count against the trial (SPEC D6): its
+        status is decided from the validation splits as on a clean exit.
+        """
+        if exc is not None and exc is not self._retrain_error:
+            self._end(exit_status(exc), exc)
+            self._log(logging.WARNING, "trial %s ended %s: %r", self.location, self._status, exc)
+            return
+        statuses = [s for n, s in self._splits.items() if n != RETRAIN_SPLIT]
+        if statuses and TrialStatus.SUCCESS not in statuses:
+            self._log(logging.WARNING, "All trial splits failed for this trial.")
+            self._end(TrialStatus.FAILED, None)
+        else:
+            self._end(TrialStatus.SUCCESS, None)
+
+    # -- splits ----------------------------------------------------------------
+    def continue_loop_on_error(self) -> Trial:
+        """From now on, failing splits of this trial do not stop it."""
+        self._continue = True
+        return self
+
+    def new_validation_split(self, continue_loop_on_error: bool = False) -> Managed[TrialSplit]:
+        """``with trial.new_validation_split() as split:`` -- the next split, numbered from 0."""
+        return Managed(lambda: self._open_split(continue_loop_on_error, False), self._release)
+
+    def retrain_split(self) -> Managed[TrialSplit]:
+        """``with trial.retrain_split() as split:`` -- split -1, replacing any earlier one."""
+        return Managed(lambda: self._open_split(False, True), self._release)
+
+    def _open_split(self, continue_on_error: bool, retrain: bool) -> TrialSplit:
+        number = RETRAIN_SPLIT if retrain else len(self)
+        flag = False if retrain else (continue_on_error or self._continue)
+        split = TrialSplit(self._context.push(number), self, self._hyperparams, flag)
+        split._plan()
+        self._splits[number] = TrialStatus.PLANNED
+        return split
+
+    def _release(self, split: TrialSplit, exc: BaseException | None) -> bool:
+        status = exit_status(exc)
+        split._finish(status, error_fields(exc))
+        self._splits[split.split_number] = status
+        self._scores[split.split_number] = _split_score(split, self.main_metric_name)
+        if exc is None:
+            return False
+        if split.continue_on_error and is_suppressible(exc):
+            self._log(logging.WARNING, "split %s failed, continuing: %r", split.location, exc)
+            return True
+        if split.split_number == RETRAIN_SPLIT:
+            self._retrain_error = exc
+        else:
+            self._end(exit_status(exc), exc)
+        return False
+
+    def running_score(self) -> float | None:
+        """The trial's score from what this process saw (no query)."""
+        if self._status is not TrialStatus.SUCCESS:
+            return None
+        scores = [
+            v[0]
+            for n, v in self._scores.items()
+            if n != RETRAIN_SPLIT and v is not None and self._splits[n] is TrialStatus.SUCCESS
+        ]
+        return sum(scores) / len(scores) if scores else None
+
+    def running_direction(self) -> bool:
+        """The main metric's direction in the last split that logged it (True if none)."""
+        for number in reversed(self._validation_splits):
+            found = self._scores.get(number)
+            if found is not None:
+                return found[1]
+        return True
+
+    # -- reports answered from memory --------------------------------------------
+    @property
+    def main_metric_name(self) -> str | None:
+        round_: Round = self._parent_scope
+        return round_.main_metric_name
+
+    @property
+    def _validation_splits(self) -> list[int]:
+        return sorted(n for n in self._splits if n != RETRAIN_SPLIT)
+
+    def __len__(self) -> int:
+        return len(self._validation_splits)
+
+    def _child_ids(self) -> list[int]:
+        return self._validation_splits
+
+    def get_hyperparams(self) -> HyperparameterSamples:
+        return self._hyperparams
+
+    @property
+    def hyperparams(self) -> HyperparameterSamples:
+        return self._hyperparams
+
+    def get_status(self) -> TrialStatus:
+        return self._status
+
+    @property
+    def created_time(self) -> datetime | None:
+        return us_to_datetime(self._created_us)
+
+    @property
+    def start_time(self) -> datetime | None:
+        return us_to_datetime(self._started_us)
+
+    @property
+    def end_time(self) -> datetime | None:
+        return us_to_datetime(self._ended_us)
+
+
+def _split_score(split: TrialSplit, metric: str | None) -> tuple[float, bool] | None:
+    """The split's best valid value of ``metric`` and the metric's direction."""
+    if metric is None or metric not in split._metrics:
+        return None
+    found = split._metrics[metric]
+    higher = found.is_higher_score_better()
+    best = best_of(found.get_valid_scores(), higher)
+    return None if best is None else (best[0], higher)

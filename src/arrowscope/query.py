@@ -1,0 +1,452 @@
+"""DuckDB over a repository: the public analytics views.
+
+``connect(source)`` returns a plain ``duckdb.DuckDBPyConnection`` with these
+views (the documented contract; names and columns are stable):
+
+=========  ==============================  ===============================================
+view       one row per                     columns
+=========  ==============================  ===============================================
+metrics    logged value                    project, client, round, trial, split, metric,
+                                           phase, epoch, value, logged_at
+events     state change                    project, client, round + the stored columns
+rounds     round                           project, client, round, main_metric_name,
+                                           higher_is_better, n_trials, n_success,
+                                           best_trial, best_score, created_at
+trials     trial                           project, client, round, trial, status,
+                                           hyperparams, score, n_epochs_to_best, n_splits,
+                                           created_at, started_at, ended_at, error
+splits     split                           project, client, round, trial, split, status,
+                                           score, n_epochs_to_best, started_at, ended_at,
+                                           error
+curves     trial x metric x phase x epoch  project, client, round, trial, metric, phase,
+                                           epoch, value, n_splits
+params     trial x hyperparameter          project, client, round, trial, name, value,
+                                           value_num
+=========  ==============================  ===============================================
+
+plus ``catalog`` (the projects and clients that exist). The scoring rules are
+written next to the SQL, one file per view, in ``schemas/views/``; views whose
+name starts with ``_`` are internal building blocks.
+
+How a connection sees data: the base views ``metrics``, ``events`` and
+``catalog`` are ``read_parquet`` over the repository's visible Parquet parts,
+``UNION ALL BY NAME`` the rows the repository holds that are not in a part yet
+(``Repository.pending``, registered as an Arrow table). A connection is
+therefore a **snapshot**: the parts listed and the rows pending when it was
+connected or last refreshed. Call :func:`refresh` (or reconnect) to see newer
+data; nothing is cached beyond the file list and the pending rows, so a
+refresh costs one directory listing.
+
+The file list reaches DuckDB as a bound parameter (a session variable), never
+as SQL text, so directory names with quotes or SQL in them are harmless.
+
+Example:
+    >>> import arrowscope.query as q
+    >>> from arrowscope.store import InMemoryRepository
+    >>> con = q.connect(InMemoryRepository())
+    >>> con.sql("select count(*) from trials").fetchall()
+    [(0,)]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from arrowscope.errors import ArrowscopeError
+from arrowscope.schema import TABLES, full_schema, partition_columns, query_sql, view_sql
+from arrowscope.store import Repository
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = [
+    "VIEWS",
+    "QueryError",
+    "QuerySession",
+    "Result",
+    "connect",
+    "refresh",
+    "run_query",
+    "session_of",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The public views of every connection, in the order of DESIGN.md.
+VIEWS: Final = ("metrics", "events", "rounds", "trials", "splits", "curves", "params")
+#: The views built from ``schemas/views/<name>.sql``, in creation order (each
+#: may read the ones before it).
+DERIVED_VIEWS: Final = (
+    "_scope_state",
+    "_round_state",
+    "_metric_values",
+    "splits",
+    "trials",
+    "rounds",
+    "curves",
+    "params",
+)
+_HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
+# A part may vanish between listing and reading when a compaction runs
+# concurrently; listing again finds the merged file that replaced it.
+_ATTEMPTS: Final = 4
+_MISSING_FILE_MESSAGES: Final = ("No files found", "No such file", "not found", "does not exist")
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+_T = TypeVar("_T")
+
+
+class QueryError(ArrowscopeError, ValueError):
+    """A query DuckDB rejected (bad SQL, unknown column, missing parameter, unreadable part).
+
+    The DuckDB exception is chained as ``__cause__``.
+    """
+
+
+@dataclass(frozen=True)
+class Result:
+    """A query's complete result, held as an Arrow table.
+
+    ``fetchall()`` gives Python rows, ``pl()`` a polars DataFrame (with the
+    column types kept even when there are no rows).
+    """
+
+    arrow: pa.Table
+
+    @property
+    def columns(self) -> list[str]:
+        """The column names, in order."""
+        return list(self.arrow.column_names)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """Every row as a tuple, in the result's order."""
+        columns = [column.to_pylist() for column in self.arrow.columns]
+        return list(zip(*columns)) if columns else []
+
+    def pl(self) -> pl.DataFrame:
+        """The result as a polars DataFrame."""
+        import polars as pl
+
+        frame = pl.from_arrow(self.arrow)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def __len__(self) -> int:
+        return self.arrow.num_rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+
+@dataclass
+class _State:
+    """What a connection knows about its repository (never references the connection)."""
+
+    repository: Repository
+    owns_repository: bool
+    files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    views_ready: bool = False
+
+
+# connection -> its state; entries vanish with their connection.
+_STATES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _State] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class QuerySession:
+    """One DuckDB connection over one repository, with the views of this module.
+
+    The session is a snapshot (see the module docstring): ``refresh()`` lists
+    the visible Parquet parts again and re-registers the pending rows. One
+    session is used by one thread at a time.
+
+    Args:
+        repository: where the data is read from.
+
+    Example:
+        >>> from arrowscope.store import InMemoryRepository
+        >>> session = QuerySession(InMemoryRepository())
+        >>> session.run("cli_summary").fetchall()
+        []
+    """
+
+    _con: duckdb.DuckDBPyConnection
+    _state: _State
+
+    def __init__(self, repository: Repository) -> None:
+        self._init(duckdb.connect(), _State(repository, owns_repository=False))
+        self.refresh()
+
+    def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
+        self._con = con
+        self._state = state
+        _STATES[con] = state
+
+    @classmethod
+    def open(cls, source: str | os.PathLike[str] | Repository | object) -> QuerySession:
+        """A session over a data directory, a repository, or an object with ``.repository``.
+
+        Raises:
+            FileNotFoundError: ``source`` is a path that does not exist.
+            NotADirectoryError: ``source`` is a path to a file.
+            TypeError: ``source`` is none of the above.
+        """
+        if isinstance(source, (str, os.PathLike)):
+            session = cls(_open_directory(Path(source)))
+            session._state.owns_repository = True
+            return session
+        return cls(_repository_of(source))
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection) -> QuerySession:
+        """The session behind a connection made by :func:`connect` or a ``QuerySession``.
+
+        Raises:
+            ValueError: ``con`` was not made by arrowscope.
+        """
+        state = _STATES.get(con)
+        if state is None:
+            raise ValueError(
+                "this DuckDB connection was not made by arrowscope.connect(); "
+                "it has no repository to refresh from"
+            )
+        session = cls.__new__(cls)
+        session._init(con, state)
+        return session
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection holding the views."""
+        return self._con
+
+    @property
+    def repository(self) -> Repository:
+        """The repository the views read."""
+        return self._state.repository
+
+    def refresh(self) -> None:
+        """Make the views show the repository as it is now.
+
+        The Parquet part of a base view is re-pointed only when the list of
+        visible parts changed; the pending rows are re-registered every time.
+        The derived views are created on the first refresh. A part removed
+        between listing and reading (a concurrent compaction) makes it list
+        again, a few times.
+
+        Raises:
+            QueryError: the parts could not be read after a few attempts.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                self._sync()
+                return
+            except duckdb.IOException as exc:
+                if attempt == _ATTEMPTS or not self._lost_a_part(exc):
+                    raise QueryError(f"cannot read the Parquet parts: {exc}") from exc
+                logger.info("a Parquet part vanished while refreshing; listing again (%s)", exc)
+
+    def sql(self, query: str, params: Params = None) -> duckdb.DuckDBPyRelation | None:
+        """``connection.sql(query, params=params)``: a lazy DuckDB relation.
+
+        User values belong in ``params`` (``$1``/``?`` with a list, ``$name``
+        with a dict), never in ``query``. Use :meth:`fetch` for a complete
+        result that survives a concurrent compaction.
+        """
+        return self._con.sql(query, params=params)
+
+    def fetch(self, query: str, params: Params = None) -> Result:
+        """Run ``query`` with bound ``params`` to completion.
+
+        If a Parquet part vanished (concurrent compaction), the session is
+        refreshed and the query runs again, a few times at most.
+
+        Raises:
+            QueryError: DuckDB rejected the query, or the parts stayed unreadable.
+        """
+        return self._retrying(lambda: self._fetch_once(query, params))
+
+    def run(self, name: str, /, **params: Any) -> Result:
+        """Run the named query ``schemas/queries/<name>.sql`` with ``params`` bound.
+
+        Each ``$key`` of the file is bound from ``params[key]``; every one must
+        be given, and no other.
+
+        Raises:
+            FileNotFoundError: there is no query of that name.
+            QueryError: as for :meth:`fetch`.
+        """
+        return self.fetch(query_sql(name), params)
+
+    def close(self) -> None:
+        """Close the connection (and the repository, when the session opened it)."""
+        self._con.close()
+        if self._state.owns_repository:
+            self._state.repository.close()
+
+    def __enter__(self) -> QuerySession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------
+    def _fetch_once(self, query: str, params: Params) -> Result:
+        relation = self._con.sql(query, params=params)
+        if relation is None:  # a statement without a result
+            return Result(pa.table({}))
+        return Result(relation.to_arrow_table())
+
+    def _retrying(self, action: Callable[[], _T]) -> _T:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return action()
+            except duckdb.IOException as exc:
+                if attempt == _ATTEMPTS or not self._lost_a_part(exc):
+                    raise QueryError(str(exc)) from exc
+                logger.info("a Parquet part vanished; refreshing and running again (%s)", exc)
+                self.refresh()
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lost_a_part(self, exc: duckdb.IOException) -> bool:
+        if any(text in str(exc) for text in _MISSING_FILE_MESSAGES):
+            return True
+        return any(
+            not os.path.exists(path) for files in self._state.files.values() for path in files
+        )
+
+    def _sync(self) -> None:
+        state = self._state
+        for table in TABLES:
+            files = tuple(state.repository.parquet_files(table))
+            if files != state.files.get(table):
+                self._point_parquet_view(table, files)
+                state.files[table] = files
+            self._con.register(f"_{table}_pending", state.repository.pending(table))
+        if not state.views_ready:
+            self._create_views()
+            state.views_ready = True
+
+    def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
+        """(Re)define ``_<table>_files``: the table's rows in Parquet parts."""
+        if files:
+            variable = f"arrowscope_{table}_files"
+            # Bound, not formatted: paths are user text. DuckDB expands glob
+            # characters in each path, so those are escaped for literal matching.
+            self._con.execute(f"SET VARIABLE {variable} = $1", [[_glob_literal(f) for f in files]])
+            hive_types = ", ".join(
+                f"'{key}': '{_HIVE_TYPES[key]}'" for key in partition_columns(table)
+            )
+            source = (
+                f"read_parquet(getvariable('{variable}'), hive_partitioning = true, "
+                f"hive_types = {{{hive_types}}})"
+            )
+        else:
+            source = f"_{table}_no_parts"
+            self._con.register(source, full_schema(table).empty_table())
+        self._con.execute(f"CREATE OR REPLACE VIEW _{table}_files AS SELECT * FROM {source}")
+
+    def _create_views(self) -> None:
+        for table in TABLES:
+            columns = ", ".join(_identifier(f.name) for f in full_schema(table))
+            self._con.execute(
+                f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM ("
+                f"SELECT * FROM _{table}_files UNION ALL BY NAME SELECT * FROM _{table}_pending)"
+            )
+        for name in DERIVED_VIEWS:
+            body = view_sql(name).strip().rstrip(";")
+            self._con.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS\n{body}")
+
+
+def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the views of this module, ready to query.
+
+    Args:
+        source: a data directory (as written by ``Root.at(path)``), a
+            ``Repository``, or any object with a ``.repository`` (a ``Root``).
+
+    Returns:
+        A snapshot of the data at call time: the visible Parquet parts plus
+        whatever this process had pending. Call ``refresh(con)`` (or connect
+        again) to see newer data.
+
+    Raises:
+        FileNotFoundError: ``source`` is a path that does not exist.
+        QueryError: the Parquet parts cannot be read.
+    """
+    return QuerySession.open(source).connection
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Update a connection from :func:`connect` to the repository's current data; returns it.
+
+    Raises:
+        ValueError: ``con`` was not made by :func:`connect`.
+    """
+    QuerySession.of(con).refresh()
+    return con
+
+
+def session_of(con: duckdb.DuckDBPyConnection) -> QuerySession:
+    """The :class:`QuerySession` behind a connection made by :func:`connect`."""
+    return QuerySession.of(con)
+
+
+def run_query(con: duckdb.DuckDBPyConnection, name: str, /, **params: Any) -> Result:
+    """Run the named query ``schemas/queries/<name>.sql`` on ``con`` with ``params`` bound.
+
+    ``con`` is a connection from :func:`connect`, or any DuckDB connection
+    that has the views (a vanished part is then not retried).
+    """
+    if con in _STATES:
+        return QuerySession.of(con).run(name, **params)
+    try:
+        return Result(con.sql(query_sql(name), params=params).to_arrow_table())
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from exc
+
+
+def _open_directory(path: Path) -> Repository:
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no arrowscope data directory at {str(path)!r}: create one by logging a search "
+            f"with arrowscope.Root.at({str(path)!r})"
+        )
+    if not path.is_dir():
+        raise NotADirectoryError(f"{str(path)!r} is a file, not an arrowscope data directory")
+    from arrowscope.store.parquet import ParquetRepository
+
+    repository: Repository = ParquetRepository(path)
+    return repository
+
+
+def _repository_of(source: object) -> Repository:
+    if isinstance(source, Repository):
+        return source
+    inner = getattr(source, "repository", None)
+    if isinstance(inner, Repository):
+        return inner
+    raise TypeError(
+        "connect() takes a data directory path, a Repository, or an object with a "
+        f".repository attribute (such as a Root), not {type(source).__name__}"
+    )
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _glob_literal(path: str) -> str:
+    """``path`` with DuckDB's glob characters escaped, so it matches only itself."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)

@@ -1,0 +1,132 @@
+"""What every report shares: its location, how it reads, and child navigation."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from arrowscope.hyperparams import HyperparameterSamples
+from arrowscope.location import ScopedLocation, TrialStatus
+from arrowscope.store import Repository
+
+if TYPE_CHECKING:
+    from arrowscope.query import QuerySession
+
+
+class Reader:
+    """Runs the named report queries of ``schemas/queries`` over one repository.
+
+    The DuckDB session is opened on first use; every query first refreshes it,
+    so reports see what was flushed by any process plus this process's
+    buffered rows (read-your-writes).
+    """
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self._session: QuerySession | None = None
+
+    @property
+    def session(self) -> QuerySession:
+        if self._session is None:
+            from arrowscope.query import QuerySession
+
+            self._session = QuerySession(self.repository)
+        return self._session
+
+    def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows of ``schemas/queries/<query>.sql`` with ``params`` bound."""
+        session = self.session
+        session.refresh()
+        return session.run(query, **params).fetchall()
+
+
+class BaseReport:
+    """A read-only view of one scope; every aggregate is also the report of its level.
+
+    ``len``, iteration and ``[key]`` reach the children (an int key is a list
+    index, negatives allowed; a str key is a name).
+    """
+
+    def __init__(self, reader: Reader, location: ScopedLocation) -> None:
+        self._reader = reader
+        self.location = location
+
+    def get_id(self) -> str | int | None:
+        """This scope's own id (None for the root)."""
+        parts = self.location.as_tuple()
+        return parts[-1] if parts else None
+
+    def _child_ids(self) -> Sequence[str | int]:
+        return []
+
+    def _child(self, key: Any) -> BaseReport:
+        raise TypeError(f"{type(self).__name__} has no children")
+
+    def __len__(self) -> int:
+        return len(self._child_ids())
+
+    def __iter__(self) -> Iterator[Any]:
+        for key in self._child_ids():
+            yield self._child(key)
+
+    def __getitem__(self, key: int | str) -> Any:
+        ids = list(self._child_ids())
+        if isinstance(key, int) and not isinstance(key, bool):
+            if all(isinstance(i, int) for i in ids):
+                return self._child(ids[key])
+            return self._child(ids[key])
+        if key in ids:
+            return self._child(key)
+        raise KeyError(f"{key!r} is not a child of {self.location}; children: {ids!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.location})"
+
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        loc = self.location
+        return {"project": loc.project, "client": loc.client, "round": loc.round, **extra}
+
+
+def parse_hyperparams(text: str | None) -> HyperparameterSamples:
+    """The samples stored as flat JSON text (empty when there is none)."""
+    return HyperparameterSamples.from_json(text) if text else HyperparameterSamples({})
+
+
+def parse_status(text: str | None) -> TrialStatus:
+    """A stored status string, PLANNED when no event was recorded yet."""
+    return TrialStatus(text) if text else TrialStatus.PLANNED
+
+
+def is_finite(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))
+
+
+def best_of(values: Sequence[float], higher_is_better: bool) -> tuple[float, int] | None:
+    """The best finite value and its 1-based epoch of first occurrence, or None."""
+    best: tuple[float, int] | None = None
+    for epoch, value in enumerate(values, start=1):
+        if not is_finite(value):
+            continue
+        if best is None or (value > best[0] if higher_is_better else value < best[0]):
+            best = (value, epoch)
+    return best
+
+
+def render_hyperparam(value: Any) -> Any:
+    """How a hyperparameter appears in a frame (SPEC §3.1)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def hyperparams_text(values: dict[str, Any]) -> str:
+    """A flat (or wildcard) dict as JSON text, for frame cells meant for people."""
+    return json.dumps(values)
+
+
+ScopeTimes = tuple[datetime | None, datetime | None, datetime | None]

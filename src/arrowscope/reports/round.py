@@ -1,0 +1,210 @@
+"""``RoundReport``: the trials of one round, ranked, summarised and framed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from arrowscope.hyperparams import HyperparameterSamples, wildcard_keys_union
+from arrowscope.location import TrialStatus
+from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status, render_hyperparam
+from arrowscope.reports.trial import TrialReport
+
+SummaryRow = tuple[float | None, int, TrialStatus, dict[str, Any]]
+
+
+class RoundReport(BaseReport):
+    """Best trial, summaries and frames of one round, each answered by DuckDB.
+
+    A trial is *eligible* when it is SUCCESS and has a score for the metric.
+    Ties between equal scores go to the lowest trial id.
+    """
+
+    ROUND_ID_COLUMN_NAME = "round_number"
+    SUMMARY_STATUS_COLUMNS_NAME = "status"
+
+    @property
+    def round_number(self) -> int:
+        assert self.location.round is not None
+        return self.location.round
+
+    @property
+    def main_metric_name(self) -> str | None:
+        """The round's main metric, as last set."""
+        rows = self._reader.rows("round_state", **self._params())
+        return rows[0][0] if rows else None
+
+    def _child_ids(self) -> Sequence[int]:
+        loc = self.location
+        assert loc.project is not None and loc.client is not None
+        return self._reader.repository.list_ids(loc.project, loc.client, loc.round)
+
+    def _child(self, key: Any) -> TrialReport:
+        return TrialReport(self._reader, self.location.child(key))
+
+    def _metric(self, metric_name: str | None) -> str:
+        metric = metric_name if metric_name is not None else self.main_metric_name
+        if metric is None:
+            raise ValueError(
+                "metric name and main metric name are not defined: pass a metric name, "
+                "or set the round's main metric with new_round(main_metric_name=...)"
+            )
+        return metric
+
+    def is_higher_score_better(self, metric_name: str | None = None) -> bool:
+        """The metric's direction, from the highest-id trial that recorded it."""
+        metric = self._metric(metric_name)
+        rows = self._reader.rows("metric_direction", **self._params(metric=metric, trial=None))
+        if not rows:
+            raise ValueError(f"no trial of round {self.location} recorded metric {metric!r}")
+        return bool(rows[0][0])
+
+    def _scores(self, metric: str) -> list[tuple[int, TrialStatus, str | None, float | None]]:
+        rows = self._reader.rows("trial_scores", **self._params(metric=metric))
+        return [(t, parse_status(s), h, score) for t, s, h, score in rows]
+
+    def summary(self, metric_name: str | None = None, use_wildcards: bool = False) -> list[SummaryRow]:
+        """``(score, trial_number, status, hyperparams)`` per trial: eligible ones best first."""
+        metric = self._metric(metric_name)
+        scores = self._scores(metric)
+        try:
+            higher = self.is_higher_score_better(metric)
+        except ValueError:
+            higher = None
+        eligible = [row for row in scores if row[1] is TrialStatus.SUCCESS and row[3] is not None]
+        eligible = eligible if higher is not None else []
+        sign = -1.0 if higher else 1.0
+        eligible.sort(key=lambda row: (sign * row[3], row[0]))  # type: ignore[operator]
+        chosen = {row[0] for row in eligible}
+        others = [row for row in scores if row[0] not in chosen]
+        return [
+            (score if trial in chosen else None, trial, status, _hps(text, use_wildcards))
+            for trial, status, text, score in eligible + others
+        ]
+
+    def best_result_summary(
+        self, metric_name: str | None = None, use_wildcards: bool = False
+    ) -> SummaryRow | None:
+        """The first row of ``summary``, or None on an empty round."""
+        rows = self.summary(metric_name, use_wildcards)
+        return rows[0] if rows else None
+
+    def get_best_trial_id(self, metric_name: str | None = None) -> int | None:
+        """The id of the best eligible trial, or None when there is none."""
+        best = self.best_result_summary(metric_name)
+        return best[1] if best is not None and best[0] is not None else None
+
+    def get_best_trial(self, metric_name: str | None = None) -> TrialReport | None:
+        trial = self.get_best_trial_id(metric_name)
+        return None if trial is None else self._child(trial)
+
+    def get_best_hyperparams(self, metric_name: str | None = None) -> HyperparameterSamples:
+        best = self.best_result_summary(metric_name)
+        if best is None or best[0] is None:
+            return HyperparameterSamples({})
+        return HyperparameterSamples(best[3])
+
+    def get_n_val_splits(self) -> int:
+        """The number of validation splits of the first trial (0 on an empty round)."""
+        return len(self[0]) if len(self) else 0
+
+    def get_metric_names(self) -> list[str]:
+        """Metric names in first-seen order, the main metric first."""
+        rows = self._reader.rows("metric_names", **self._params(trial=None, split=None))
+        names = [r[0] for r in rows]
+        main = self.main_metric_name
+        if main in names:
+            names.remove(main)
+            names.insert(0, main)
+        return names
+
+    def _states(self) -> list[tuple[int, TrialStatus, str | None]]:
+        rows = self._reader.rows("scope_states", **self._params(trial=None))
+        return [(r[1], parse_status(r[3]), r[4]) for r in rows if r[0] == "trial"]
+
+    def get_all_hyperparams(
+        self, as_flat: bool = True, use_wildcards: bool = False
+    ) -> list[dict[str, Any]]:
+        """One entry per trial in id order: flat, wildcard or nested hyperparameters."""
+        if use_wildcards and not as_flat:
+            raise ValueError("use_wildcards=True needs as_flat=True")
+        samples = [parse_hyperparams(text) for _t, _s, text in self._states()]
+        if use_wildcards:
+            return [s.to_wildcards() for s in samples]
+        return [s.to_flat_dict() if as_flat else s.to_nested_dict() for s in samples]
+
+    def list_hyperparameters_wildcards(self, discard_singles: bool = False) -> list[str]:
+        """Every trial's wildcard keys, first-seen order; ``discard_singles`` keeps varying ones."""
+        flats = [parse_hyperparams(text).to_flat_dict() for _t, _s, text in self._states()]
+        return wildcard_keys_union(flats, discard_singles=discard_singles)
+
+    def list_successful_avg_validation_scores(self) -> list[float | None]:
+        """The main-metric score of every SUCCESS trial, in id order."""
+        metric = self._metric(None)
+        return [s for _t, status, _h, s in self._scores(metric) if status is TrialStatus.SUCCESS]
+
+    @property
+    def successful_trials(self) -> list[TrialReport]:
+        return [self._child(t) for t, status, _h in self._states() if status is TrialStatus.SUCCESS]
+
+    def to_round_scatterplot_df(
+        self, metric_name: str | None = None, wildcards_to_keep: list[str] | None = None
+    ) -> pl.DataFrame:
+        """One row per trial in summary order: trial_number, status, <metric>, hyperparams."""
+        metric = self._metric(metric_name)
+        rows = self.summary(metric, use_wildcards=True)
+        base = {
+            "trial_number": [r[1] for r in rows],
+            "status": [r[2].value for r in rows],
+            metric: [r[0] for r in rows],
+        }
+        schema = {"trial_number": pl.Int64, "status": pl.String, metric: pl.Float64}
+        return _with_hyperparams(base, schema, [r[3] for r in rows], wildcards_to_keep)
+
+    def to_scores_over_time_df(
+        self, metric_name: str | None = None, wildcards_to_keep: list[str] | None = None
+    ) -> pl.DataFrame:
+        """Per SUCCESS trial and epoch: the mean valid value over its SUCCESS splits."""
+        metric = self._metric(metric_name)
+        rows = self._reader.rows("round_curves", **self._params(metric=metric, trial=None))
+        wildcards = {t: parse_hyperparams(h).to_wildcards() for t, _s, h in self._states()}
+        base = {
+            "trial_number": [r[0] for r in rows],
+            "epoch": [r[1] for r in rows],
+            metric: [r[2] for r in rows],
+        }
+        schema = {"trial_number": pl.Int64, "epoch": pl.Int64, metric: pl.Float64}
+        hps = [wildcards.get(r[0], {}) for r in rows]
+        return _with_hyperparams(base, schema, hps, wildcards_to_keep)
+
+
+def _hps(text: str | None, use_wildcards: bool) -> dict[str, Any]:
+    samples = parse_hyperparams(text)
+    return samples.to_wildcards() if use_wildcards else samples.to_flat_dict()
+
+
+def _with_hyperparams(
+    base: dict[str, list[Any]],
+    schema: dict[str, Any],
+    hps: list[dict[str, Any]],
+    keep: list[str] | None,
+) -> pl.DataFrame:
+    """Append one rendered column per wildcard key (first-seen order, filtered by ``keep``)."""
+    keys: list[str] = []
+    for row in hps:
+        keys.extend(k for k in row if k not in keys and (keep is None or k in keep))
+    columns = dict(base)
+    for key in keys:
+        values = [render_hyperparam(row[key]) if key in row else None for row in hps]
+        present = [v for v in values if v is not None]
+        if all(isinstance(v, int) for v in present):
+            schema[key] = pl.Int64
+        elif all(isinstance(v, (int, float)) for v in present):
+            schema[key] = pl.Float64
+        else:
+            values = [None if v is None else str(v) for v in values]
+            schema[key] = pl.String
+        columns[key] = values
+    return pl.DataFrame(columns, schema=schema)

@@ -1,0 +1,215 @@
+"""Names of the files in a data directory, and how a Parquet part gets written.
+
+A partition directory holds, per writer ``<w>`` (see ``Staging.writer_id``):
+
+* ``log-<w>-<seg:08d>.arrows`` -- an Arrow IPC stream that the writer appends
+  to (log segment ``seg``); plain ``**/*.parquet`` globs never match it;
+* ``part-<w>-<first:08d>-<last:08d>.parquet`` -- an immutable Parquet part
+  holding the rows of segments ``first`` to ``last`` (``first == last`` for a
+  checkpoint, a wider range for a compacted file);
+* ``<final name>.<creator>.tmp`` -- a part being written by process
+  ``<creator>``; readers never list it, recovery deletes it once its creator
+  is gone;
+* ``.compact.lock`` -- the lock file compaction takes for the partition.
+
+Parts are written under a temporary name in the same directory, optionally
+fsynced, then published with ``os.link`` so that an existing file is never
+replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from arrowscope.errors import CorruptFileError
+from arrowscope.schema import FORMAT_VERSION, METADATA_TABLE_KEY, METADATA_VERSION_KEY
+
+PART_SUFFIX: Final = ".parquet"
+LOG_SUFFIX: Final = ".arrows"
+TMP_SUFFIX: Final = ".tmp"
+COMPACT_LOCK: Final = ".compact.lock"
+
+_PART_RE: Final = re.compile(r"part-([0-9A-Za-z_]+)-(\d+)-(\d+)\.parquet")
+_LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.arrows")
+_TMP_RE: Final = re.compile(r".+\.([0-9A-Za-z_]+)\.tmp")
+
+# Rows of the metrics table are sorted this way before a part is written:
+# with the metric and phase first, each curve's values sit next to the same
+# curve of the neighbouring trials and the timestamps increase, which halves
+# the bytes per value compared with a (trial, split, ...) order.
+_SORT_KEYS: Final = {
+    "metrics": ("metric", "phase", "trial", "split", "epoch"),
+    "events": ("writer", "seq"),
+}
+# Numbers measured on noisy training curves: a small dictionary page makes
+# high-cardinality value chunks fall back to plain encoding early, and delta
+# encoding stores timestamps in about one byte each.
+_DICTIONARY_PAGE_BYTES: Final = 64 * 1024
+_DELTA_COLUMNS: Final = {"metrics": ("epoch", "logged_at"), "events": ("at", "seq")}
+
+
+class PartName(NamedTuple):
+    """The writer of a part and the range of its log segments (inclusive)."""
+
+    writer: str
+    first: int
+    last: int
+
+    @property
+    def filename(self) -> str:
+        return f"part-{self.writer}-{self.first:08d}-{self.last:08d}{PART_SUFFIX}"
+
+    def covers(self, other: PartName) -> bool:
+        """True when ``other`` holds a subset of this part's segments."""
+        return self.writer == other.writer and self.first <= other.first <= other.last <= self.last
+
+
+def parse_part(name: str) -> PartName | None:
+    """The writer and segment range of a part file name, or None if it is not one."""
+    match = _PART_RE.fullmatch(name)
+    if match is None:
+        return None
+    return PartName(match[1], int(match[2]), int(match[3]))
+
+
+def log_name(writer: str, segment: int) -> str:
+    """The file name of a writer's log segment."""
+    return f"log-{writer}-{segment:08d}{LOG_SUFFIX}"
+
+
+def parse_log(name: str) -> tuple[str, int] | None:
+    """``(writer, segment)`` of a log segment file name, or None."""
+    match = _LOG_RE.fullmatch(name)
+    return None if match is None else (match[1], int(match[2]))
+
+
+def tmp_creator(name: str) -> str | None:
+    """The writer id that created a temporary file, or None if ``name`` is not one."""
+    match = _TMP_RE.fullmatch(name)
+    return None if match is None else match[1]
+
+
+def write_part(
+    directory: Path, name: PartName, table: str, data: pa.Table, creator: str, fsync: bool
+) -> bool:
+    """Write ``data`` as the part ``name`` of ``table`` in ``directory``, atomically.
+
+    The file is written as ``<name>.<creator>.tmp``, fsynced when ``fsync``,
+    and published with a hard link, which fails rather than replace a file.
+
+    Returns:
+        False when a part of that name already existed (the new one is dropped).
+    """
+    final = directory / name.filename
+    tmp = directory / f"{name.filename}.{creator}{TMP_SUFFIX}"
+    keys = _SORT_KEYS.get(table)
+    if keys is not None and data.num_rows > 1:
+        data = data.sort_by([(k, "ascending") for k in keys])
+    try:
+        pq.write_table(data, tmp, **parquet_options(table, data.schema))
+        if fsync:
+            _fsync_path(tmp)
+        return _publish(tmp, final, fsync)
+    finally:
+        _remove(tmp)
+
+
+def parquet_options(table: str, schema: pa.Schema) -> dict[str, Any]:
+    """Keyword arguments of ``pq.write_table`` for the files of ``table``."""
+    delta = [c for c in _DELTA_COLUMNS.get(table, ()) if c in schema.names]
+    return {
+        "compression": "zstd",
+        "use_dictionary": [c for c in schema.names if c not in delta],
+        "dictionary_pagesize_limit": _DICTIONARY_PAGE_BYTES,
+        "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
+        "write_statistics": True,
+    }
+
+
+def check_part(path: str, table: str) -> int:
+    """Verify that ``path`` is a Parquet part of ``table`` written by arrowscope.
+
+    Returns:
+        The number of rows of the part.
+
+    Raises:
+        CorruptFileError: naming the file when it cannot be read, lacks the
+            arrowscope metadata, belongs to another table or to a newer format.
+        FileNotFoundError: when the file disappeared (compaction ran).
+    """
+    try:
+        meta = pq.read_metadata(path)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptFileError(path, f"not a readable Parquet file ({exc})") from exc
+    kv = meta.metadata or {}
+    version = kv.get(METADATA_VERSION_KEY)
+    if version is None:
+        raise CorruptFileError(path, "a Parquet file without arrowscope metadata (a foreign file)")
+    if kv.get(METADATA_TABLE_KEY) != table.encode():
+        found = kv.get(METADATA_TABLE_KEY, b"?").decode(errors="replace")
+        raise CorruptFileError(path, f"a part of table {found!r} in the {table!r} table")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise CorruptFileError(
+            path,
+            f"written in format version {version.decode(errors='replace')}, newer than "
+            f"{FORMAT_VERSION}; upgrade arrowscope (pip install -U arrowscope) to read it",
+        )
+    return int(meta.num_rows)
+
+
+def read_part(path: str, schema: pa.Schema) -> pa.Table:
+    """The rows of one part, without partition columns."""
+    with pq.ParquetFile(path) as file:
+        return file.read().cast(schema)
+
+
+def remove_quietly(path: Path) -> None:
+    """Delete ``path``; a file that is already gone is fine."""
+    _remove(path)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of ``directory`` (creations, renames) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, final: Path, fsync: bool) -> bool:
+    try:
+        os.link(tmp, final)
+    except FileExistsError:
+        return False
+    except OSError:
+        # Filesystems without hard links: rename, after checking the name is
+        # free (the writer lock makes the name ours alone).
+        if final.exists():
+            return False
+        os.rename(tmp, final)
+    if fsync:
+        fsync_dir(final.parent)
+    return True
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

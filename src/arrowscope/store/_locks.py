@@ -1,0 +1,110 @@
+"""File locks: the lock a live writer holds, and the per-partition compaction lock.
+
+Locks are ``fcntl.flock`` locks, which the kernel drops when the process
+dies, so "the lock can be taken" means "its writer is gone". Lock files that
+get deleted are re-checked after locking (the path must still name the
+locked inode), the usual guard against locking a file someone just unlinked.
+POSIX only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from arrowscope.store._files import COMPACT_LOCK
+
+WRITERS_DIR: Final = "_writers"
+LOCK_SUFFIX: Final = ".lock"
+
+
+def writer_lock_path(root: Path, writer: str) -> Path:
+    """Where the lock of writer ``writer`` lives."""
+    return root / WRITERS_DIR / f"{writer}{LOCK_SUFFIX}"
+
+
+class WriterLock:
+    """The exclusive lock a writer holds while it has log segments or temporary files.
+
+    It is taken lazily (``ensure``) before the first file is written and
+    released (and its file deleted) by ``release``, once nothing of the writer
+    is left in log segments.
+    """
+
+    def __init__(self, root: Path, writer: str) -> None:
+        self.writer = writer
+        self.path = writer_lock_path(root, writer)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def ensure(self) -> None:
+        """Take the lock unless it is held already (waits for a recovery to finish)."""
+        while self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _names_inode(self.path, fd):
+                self._fd = fd
+            else:
+                os.close(fd)  # a recovery deleted the file meanwhile: take a fresh one
+
+    def release(self) -> None:
+        """Delete the lock file and drop the lock."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+
+def claim_if_dead(path: Path) -> int | None:
+    """Lock a writer's lock file when its writer is gone.
+
+    Returns:
+        The locked descriptor (close it after deleting the file), or None
+        while the writer is alive.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    if not _names_inode(path, fd):
+        os.close(fd)
+        return None
+    return fd
+
+
+@contextlib.contextmanager
+def partition_lock(directory: Path) -> Iterator[bool]:
+    """Hold the compaction lock of a partition; yields False when another process has it.
+
+    The lock file is never deleted, so no inode check is needed.
+    """
+    fd = os.open(directory / COMPACT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _names_inode(path: Path, fd: int) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False

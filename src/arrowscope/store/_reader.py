@@ -1,0 +1,111 @@
+"""A consistent read of one table: the visible parts plus the rows still in log segments.
+
+Concurrent checkpoints move rows from a segment to a part (part first, then
+the segment is deleted) and compaction replaces parts by a wider one (wider
+part first, then the covered ones are deleted). Reading in this order keeps
+every row visible exactly once:
+
+1. list the segments of a partition directory and read them;
+2. list the parts of that directory afterwards; drop the segments a part
+   already holds, and the parts a wider part holds.
+
+A segment that vanished before it was read has its part published already,
+so step 2 sees it. A part that vanishes while it is checked means a wider
+part exists: the whole read starts over.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Final, NamedTuple
+
+import pyarrow as pa
+
+from arrowscope.schema import table_schema
+from arrowscope.store._files import check_part, parse_log
+from arrowscope.store._listing import (
+    Part,
+    Partition,
+    list_parts,
+    segment_in_parts,
+    split_covered,
+    walk,
+)
+from arrowscope.store._log import read_log
+from arrowscope.store._staging import with_partition
+
+_ATTEMPTS: Final = 200
+
+
+class Snapshot(NamedTuple):
+    """What a reader sees of a table at one moment.
+
+    ``files`` are Parquet parts (absolute paths); ``batches`` are the rows of
+    other writers' log segments that no part holds yet, partition columns first.
+    """
+
+    files: list[str]
+    batches: list[pa.RecordBatch]
+
+
+class PartChecker:
+    """Remembers the parts already verified (parts are immutable), by size and mtime."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def check(self, path: Path, table: str) -> None:
+        """Raise ``CorruptFileError`` unless ``path`` is a part of ``table``."""
+        key = str(path)
+        stat = os.stat(key)
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if self._seen.get(key) != stamp:
+            check_part(key, table)
+            self._seen[key] = stamp
+
+
+def read_snapshot(root: Path, table: str, own_writer: str, checker: PartChecker) -> Snapshot:
+    """Visible parts and pending segment rows of ``table`` (this writer's segments excluded).
+
+    Raises:
+        CorruptFileError: a foreign or unreadable file in the table's directory.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _read_once(root, table, own_writer, checker)
+        except FileNotFoundError:
+            time.sleep(0.001 * min(attempt, 10))
+    raise RuntimeError(f"{root / table} kept changing during {_ATTEMPTS} attempts to read it")
+
+
+def _read_once(root: Path, table: str, own_writer: str, checker: PartChecker) -> Snapshot:
+    schema = table_schema(table)
+    partitions = walk(root, table)
+    logs: list[tuple[Partition, str, int, list[pa.RecordBatch]]] = []
+    for partition, names in partitions:
+        for name in names:
+            parsed = parse_log(name)
+            if parsed is None or parsed[0] == own_writer:
+                continue
+            try:
+                batches = read_log(partition.path / name, schema)
+            except FileNotFoundError:
+                continue  # checkpointed meanwhile: its part is listed below
+            logs.append((partition, parsed[0], parsed[1], batches))
+    files: list[str] = []
+    visible_by_dir: dict[Path, list[Part]] = {}
+    for partition, _ in partitions:
+        visible, _covered = split_covered(list_parts(partition.path))
+        for part in visible:
+            checker.check(part.path, table)
+        files.extend(str(p.path) for p in visible)
+        visible_by_dir[partition.path] = visible
+    pending = [
+        with_partition(table, partition.key, batch)
+        for partition, writer, segment, batches in logs
+        if not segment_in_parts(visible_by_dir[partition.path], writer, segment)
+        for batch in batches
+    ]
+    return Snapshot(files, pending)

@@ -1,0 +1,243 @@
+"""``ParquetRepository``: the repository contract over a local directory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from arrowscope.location import validate_name
+from arrowscope.schema import table_schema
+from arrowscope.store._buffer import MetricBuffer, now_us
+from arrowscope.store._ids import IdAllocator
+from arrowscope.store._reader import PartChecker, Snapshot, read_snapshot
+from arrowscope.store._recovery import recover
+from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
+from arrowscope.store._writer import LogWriter
+from arrowscope.store.compact import compact
+
+logger = logging.getLogger(__name__)
+
+
+class ParquetRepository:
+    """Hive-partitioned Parquet files under one directory, written through a log.
+
+    Layout (``<p>``/``<c>`` percent-encoded, see ``location.encode_partition_value``)::
+
+        <root>/metrics/project=<p>/client=<c>/round=<n>/part-<writer>-<first>-<last>.parquet
+        <root>/metrics/project=<p>/client=<c>/round=<n>/log-<writer>-<segment>.arrows
+        <root>/events/...                          (same as metrics)
+        <root>/catalog/project=<p>/part-<writer>-<k>-<k>.parquet
+        <root>/_ids/..., <root>/_names/...         round/trial numbers, namespaces
+        <root>/_writers/<writer>.lock              held by each live writer
+
+    ``flush`` appends the buffered rows to this writer's Arrow IPC log segment
+    of the partition (a ``write`` to the kernel: it survives ``kill -9``;
+    ``fsync=True`` also survives a power loss). Checkpoints turn segments into
+    Parquet parts, atomically; they run from ``flush`` once ``flush_interval``
+    seconds have passed since the last one, when a segment grows large, on
+    ``close`` and at interpreter exit. Opening a repository recovers the
+    segments of writers that are gone. Plain readers of ``**/*.parquet`` are
+    at most ``flush_interval`` behind a live writer.
+
+    A foreign or unreadable file in the data tree -- a ``.parquet`` file that
+    is not a readable arrowscope part, or a log segment that is not an Arrow
+    stream of the table -- makes reads raise ``CorruptFileError`` naming it,
+    rather than be skipped: plain DuckDB over ``**/*.parquet`` would read such
+    a file, so silently skipping it would make arrowscope and DuckDB disagree.
+    arrowscope never rewrites or deletes a file it did not write. Other files
+    (not ``.parquet``, not named like a log) are ignored.
+
+    Locks use ``fcntl.flock``: POSIX systems only.
+
+    Args:
+        path: The directory (created if missing).
+        flush_interval: Seconds between checkpoints, checked at each ``flush``.
+        fsync: fsync log appends, parts and id claims (slower; survives power loss).
+        auto_compact_parts: Compact a partition once this writer wrote more
+            parts than this into it (0 disables automatic compaction).
+
+    Example:
+        >>> import tempfile
+        >>> repo = ParquetRepository(tempfile.mkdtemp())
+        >>> key = ("vision", "resnet", repo.allocate("vision", "resnet"))
+        >>> buffer = repo.metric_buffer(key, trial=0, split=0, metric="acc")
+        >>> buffer.valid.append(0.5); buffer.valid_at.append(1_700_000_000_000_000_000)
+        >>> repo.release_buffer(key, buffer)
+        >>> repo.close()
+        >>> [f.rsplit("/", 1)[1][:5] for f in repo.parquet_files("metrics")]
+        ['part-']
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        flush_interval: float = 2.0,
+        fsync: bool = False,
+        auto_compact_parts: int = 32,
+    ) -> None:
+        if flush_interval < 0:
+            raise ValueError(f"flush_interval must be >= 0 seconds, got {flush_interval!r}")
+        self._root = Path(path).absolute()
+        self._root.mkdir(parents=True, exist_ok=True)
+        self.flush_interval = flush_interval
+        self._fsync = fsync
+        self._staging = Staging(new_writer_id())
+        self._log = LogWriter(self._root, self.writer_id, fsync, auto_compact_parts)
+        self._ids = IdAllocator(self._root, fsync)
+        self._checker = PartChecker()
+        self._keys: set[RoundKey] = set()
+        self._stash: dict[str, tuple[str, Snapshot]] = {}
+        # At exit (or when garbage-collected) flush and checkpoint; the
+        # finalizer holds the writer state, not the repository.
+        self._finalizer = weakref.finalize(self, _shutdown_quietly, self._staging, self._log)
+        recovered = recover(self._root, self._log.lock, fsync)
+        if recovered:
+            logger.info("recovered %d log segments in %s", recovered, self._root)
+
+    @property
+    def writer_id(self) -> str:
+        return self._staging.writer_id
+
+    @property
+    def location(self) -> str | None:
+        return str(self._root)
+
+    def __repr__(self) -> str:
+        return f"ParquetRepository({str(self._root)!r}, writer_id={self.writer_id!r})"
+
+    # -- namespace and ids -------------------------------------------------
+    def create(self, project: str, client: str | None = None) -> bool:
+        validate_name(project, "project")
+        if client is not None:
+            validate_name(client, "client")
+        if not self._ids.create(project, client):
+            return False
+        row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
+        data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
+        self._log.write_part("catalog", (project,), data)
+        return True
+
+    def list_names(self, project: str | None = None) -> list[str]:
+        if project is not None:
+            validate_name(project, "project")
+        return self._ids.list_names(project)
+
+    def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
+        _check_parent(project, client, round)
+        return self._ids.list_ids(project, client, round)
+
+    def allocate(self, project: str, client: str, round: int | None = None) -> int:
+        _check_parent(project, client, round)
+        return self._ids.allocate(project, client, round)
+
+    # -- writing -------------------------------------------------------------
+    def metric_buffer(
+        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+    ) -> MetricBuffer:
+        self._check_key(key)
+        return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+
+    def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
+        self.flush(key)
+        self._staging.close_buffer(key, buffer)
+
+    def append_event(self, key: RoundKey, **fields: Any) -> None:
+        self._check_key(key)
+        self._staging.append_event(key, fields)
+
+    def flush(self, key: RoundKey | None = None) -> None:
+        for k in [key] if key is not None else self._staging.keys():
+            for table, batches in self._staging.take(k).items():
+                if batches:
+                    self._log.append(table, k, batches)
+        if time.monotonic() - self._log.last_checkpoint >= self.flush_interval:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Turn this writer's log segments into Parquet parts (rows still staged stay there)."""
+        self._log.checkpoint()
+
+    def close(self) -> None:
+        _shutdown(self._staging, self._log)
+
+    # -- reading -------------------------------------------------------------
+    def parquet_files(self, table: str) -> list[str]:
+        """The visible parts of ``table``.
+
+        ``parquet_files`` and ``pending`` called one after the other on the
+        same table (in either order) answer from one snapshot, so a
+        checkpoint running in between cannot make rows vanish or appear
+        twice. A listed part may still be deleted by a concurrent compaction
+        before it is read: on a missing file, read both again.
+        """
+        return list(self._paired(table, "files").files)
+
+    def pending(self, table: str) -> pa.Table:
+        """Rows in log segments without a part yet, and rows still buffered here.
+
+        See ``parquet_files`` for how the two calls pair up.
+        """
+        snapshot = self._paired(table, "pending")
+        return self._with_own_rows(table, snapshot.batches)
+
+    def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
+        """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
+        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
+        return snapshot.files, self._with_own_rows(table, snapshot.batches)
+
+    def compact(self) -> int:
+        """Merge the parts of every writer per partition; see ``store.compact``."""
+        return compact(self._root, self._log.lock, fsync=self._fsync)
+
+    # -- helpers -------------------------------------------------------------
+    def _paired(self, table: str, side: str) -> Snapshot:
+        stashed = self._stash.pop(table, None)
+        if stashed is not None and stashed[0] != side:
+            return stashed[1]
+        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
+        self._stash[table] = (side, snapshot)
+        return snapshot
+
+    def _with_own_rows(self, table: str, batches: list[pa.RecordBatch]) -> pa.Table:
+        own = [*self._log.rows(table), *self._staging.peek(table)]
+        return concat(table, batches + [with_partition(table, k, b) for k, b in own])
+
+    def _check_key(self, key: RoundKey) -> None:
+        if key not in self._keys:
+            _check_parent(*key)
+            self._keys.add(key)
+
+
+def _check_parent(project: str, client: str, round: int | None) -> None:
+    """Names and round numbers become directory names: refuse what could escape."""
+    validate_name(project, "project")
+    validate_name(client, "client")
+    if round is not None and (isinstance(round, bool) or not isinstance(round, int) or round < 0):
+        raise ValueError(f"a round number is an int >= 0, got {round!r}")
+
+
+def _shutdown(staging: Staging, log: LogWriter) -> None:
+    """Flush everything staged, checkpoint, and drop the writer lock."""
+    try:
+        keys = staging.keys()
+        for key in keys:
+            for table, batches in staging.take(key).items():
+                if batches:
+                    log.append(table, key, batches)
+        log.checkpoint()
+    finally:
+        log.release()
+
+
+def _shutdown_quietly(staging: Staging, log: LogWriter) -> None:
+    # Runs at interpreter exit or garbage collection, where nobody can catch.
+    try:
+        _shutdown(staging, log)
+    except Exception:
+        logger.exception("could not checkpoint %s at exit; the next writer recovers it", log.root)

@@ -148,7 +148,9 @@ class RoundWriter:
                 "metric", trial=trial, split=number, metric=metric,
                 higher_is_better=spec.hib.get(metric, True),
             )  # fmt: skip
-            self.values(trial, number, metric, spec.train.get(metric, []), spec.valid.get(metric, []))
+            self.values(
+                trial, number, metric, spec.train.get(metric, []), spec.valid.get(metric, [])
+            )
         if spec.status is not None:
             self.event("split", status=spec.status, error=spec.error, **common)
 

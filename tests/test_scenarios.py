@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests._scopes import failing_trial, open_root, reopen, run_split, run_trial, stub
 
 import arrowscope as asc
 from arrowscope import TrialStatus
-from tests._scopes import failing_trial, open_root, reopen, run_split, run_trial, stub
 
 SUCCESS, FAILED = TrialStatus.SUCCESS, TrialStatus.FAILED
 
@@ -40,7 +40,10 @@ def test_s1_defaults_nesting_ids_lengths(root: asc.Root, kind: str, tmp_path: Pa
                         m.add_valid_result(valid)
         assert epochs == [1, 2]
         assert (p.get_id(), c.get_id(), r.get_id(), r.round_number) == (
-            "default_project", "default_client", 0, 0
+            "default_project",
+            "default_client",
+            0,
+            0,
         )
         assert (t.get_id(), s.get_id(), m.get_id()) == (0, 0, "mse")
         assert s.get_status() is SUCCESS and t.get_status() is SUCCESS
@@ -97,8 +100,12 @@ def test_s4_rounds_and_client_report(root: asc.Root) -> None:
     assert len(c) == 2
     df = c.to_rounds_with_best_scores_df()
     assert df.columns == [
-        "round_number", "n trials", "main metric name", "best score for main metric",
-        "best trial status", "best hyperparameters",
+        "round_number",
+        "n trials",
+        "main metric name",
+        "best score for main metric",
+        "best trial status",
+        "best hyperparameters",
     ]
     assert df.rows() == [
         (0, 2, "mse", 0.25, "SUCCESS", '{"lr": 0.25}'),
@@ -204,15 +211,14 @@ def test_s9_averaging_curves_and_epochs_to_best(root: asc.Root) -> None:
 def test_s10_failing_split_without_continue(root: asc.Root, kind: str, tmp_path: Path) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
         stub(r, {"lr": 1})
-        with pytest.raises(ValueError, match="boom"):
-            with r.new_rvs_trial() as t:
-                run_split(t, [0.5])
-                with t.new_validation_split() as s:
-                    s.with_n_epochs(1)
-                    s.next_epoch()
-                    with s.managed_metric("mse", False) as m:
-                        m.add_valid_result(0.25)
-                    raise ValueError("boom")
+        with pytest.raises(ValueError, match="boom"), r.new_rvs_trial() as t:
+            run_split(t, [0.5])
+            with t.new_validation_split() as s:
+                s.with_n_epochs(1)
+                s.next_epoch()
+                with s.managed_metric("mse", False) as m:
+                    m.add_valid_result(0.25)
+                raise ValueError("boom")
     assert [x.get_status() for x in r[0]] == [SUCCESS, FAILED]
     assert r[0][1]["mse"].get_valid_scores() == [0.25]
     assert t.get_status() is FAILED and t.end_time is not None
@@ -264,13 +270,12 @@ def test_s12_every_split_fails_then_a_trial_succeeds(root: asc.Root) -> None:
 def test_s13_keyboard_interrupt(
     root: asc.Root, kind: str, tmp_path: Path, continue_on_error: bool
 ) -> None:
-    with root.default_project() as p, p.default_client() as c:
-        with pytest.raises(KeyboardInterrupt):
-            with c.new_round("mse") as r:
-                stub(r, {})
-                with r.new_rvs_trial(continue_on_error=continue_on_error) as t:
-                    with t.new_validation_split():
-                        raise KeyboardInterrupt
+    with root.default_project() as p, p.default_client() as c, pytest.raises(KeyboardInterrupt):
+        with c.new_round("mse") as r:
+            stub(r, {})
+            with r.new_rvs_trial(continue_on_error=continue_on_error) as t:
+                with t.new_validation_split():
+                    raise KeyboardInterrupt
     rnd = reopen(root, kind, tmp_path / "runs")["default_project"]["default_client"][0]
     # SPEC "Decisions": a trial reached by KeyboardInterrupt becomes ABORTED.
     assert rnd[0][0].get_status() is TrialStatus.ABORTED
@@ -297,7 +302,7 @@ def test_s14_exception_classes_under_continue(
             with r.new_rvs_trial(continue_on_error=True) as t, t.new_validation_split():
                 raise exc
             escaped = False
-        except BaseException as caught:  # noqa: BLE001 - the test inspects what escaped
+        except BaseException as caught:
             assert caught is exc
             escaped = True
     assert escaped is escapes
@@ -383,24 +388,21 @@ def test_s17_s18_retrain_split(root: asc.Root) -> None:
 
 def test_s19_nothing_to_refit(root: asc.Root) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
-        with pytest.raises(ValueError, match="nothing to refit"):
-            with r.refitting_best_trial():
-                pass
+        with pytest.raises(ValueError, match="nothing to refit"), r.refitting_best_trial():
+            pass
         assert len(r) == 0
         failing_trial(r, 0.5, ValueError("x"))
         failing_trial(r, 0.5, ValueError("x"))
-        with pytest.raises(ValueError, match="nothing to refit"):
-            with r.refitting_best_trial():
-                pass
+        with pytest.raises(ValueError, match="nothing to refit"), r.refitting_best_trial():
+            pass
         assert len(r) == 2
 
 
 def test_s20_last_trial(root: asc.Root) -> None:
     recorder = Recorder({"lr": 3})
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
-        with pytest.raises(ValueError, match="no trial"):
-            with r.last_trial():
-                pass
+        with pytest.raises(ValueError, match="no trial"), r.last_trial():
+            pass
         run_trial(r, {"lr": 1}, [0.625])
         run_trial(r, {"lr": 2}, [0.75])
         r.with_optimizer(recorder, asc.HyperparameterSpace({}))
@@ -427,7 +429,11 @@ def test_s21_several_metrics(root: asc.Root) -> None:
     assert r.get_metric_names() == ["mse", "acc", "f1"]
     assert s.get_metric_names() == ["acc", "f1", "mse"]
     assert r[0][0].get_metric_names() == ["acc", "f1", "mse"]
-    assert (r.get_best_trial_id(), r.get_best_trial_id("acc"), r.get_best_trial_id("f1")) == (1, 0, 0)
+    assert (r.get_best_trial_id(), r.get_best_trial_id("acc"), r.get_best_trial_id("f1")) == (
+        1,
+        0,
+        0,
+    )
     assert r.is_higher_score_better("acc") is True
     with pytest.raises(ValueError):
         r.is_higher_score_better("zzz")
@@ -443,7 +449,12 @@ def test_s21_several_metrics(root: asc.Root) -> None:
     ],
 )
 def test_s22_epochs_to_best_and_new_best(
-    root: asc.Root, values: list[float], hib: bool, flags: list[bool], best: float | None, n: int | None
+    root: asc.Root,
+    values: list[float],
+    hib: bool,
+    flags: list[bool],
+    best: float | None,
+    n: int | None,
 ) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("m") as r:
         stub(r, {})
@@ -490,8 +501,14 @@ def test_s23_curve_frames(root: asc.Root) -> None:
     trial_df = r[0].to_scores_over_time_df("mse")
     assert trial_df.columns == ["split_number", "epoch", "phase", "mse"]
     assert trial_df.select("split_number", "epoch", "phase").rows() == [
-        (0, 1, "train"), (0, 2, "train"), (0, 1, "valid"), (0, 2, "valid"),
-        (1, 1, "train"), (1, 2, "train"), (1, 1, "valid"), (1, 2, "valid"),
+        (0, 1, "train"),
+        (0, 2, "train"),
+        (0, 1, "valid"),
+        (0, 2, "valid"),
+        (1, 1, "train"),
+        (1, 2, "train"),
+        (1, 1, "valid"),
+        (1, 2, "valid"),
     ]
 
 
@@ -504,7 +521,11 @@ def test_s24_scatter_frame(root: asc.Root) -> None:
         (1, "SUCCESS", 2.0, "False", 0.125, "'sgd'"),
         (2, "FAILED", None, "True", 0.25, "'sgd'"),
     ]
-    assert r.to_round_scatterplot_df(wildcards_to_keep=[]).columns == ["trial_number", "status", "mse"]
+    assert r.to_round_scatterplot_df(wildcards_to_keep=[]).columns == [
+        "trial_number",
+        "status",
+        "mse",
+    ]
 
 
 def test_s25_reports_on_an_empty_round(root: asc.Root) -> None:
@@ -539,8 +560,12 @@ def test_s27_project_report(root: asc.Root) -> None:
             pass
         df = p.to_clients_with_best_scores_df()
     assert df.columns == [
-        "client_name", "most recent round_number", "n trials for most recent round",
-        "main metric name", "best score for main metric", "best trial status",
+        "client_name",
+        "most recent round_number",
+        "n trials for most recent round",
+        "main metric name",
+        "best score for main metric",
+        "best trial status",
         "best hyperparameters",
     ]
     assert df.rows() == [

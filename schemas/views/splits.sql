@@ -13,34 +13,36 @@ WITH split_state AS (
     FROM _scope_state
     WHERE level = 'split'
 ),
-direction AS (
-    -- each split's direction for each of its metrics (its latest metric event)
-    SELECT project, client, round, trial, split, metric, higher_is_better
-    FROM _scope_state
-    WHERE level = 'metric'
-),
-main_metric_values AS (
+extremes AS (
+    -- per split and metric: the smallest and largest finite validation
+    -- values, each with the first epoch reaching it
     SELECT
-        v.project, v.client, v.round, v.trial, v.split, v.epoch, v.value,
-        -- a "loss": lower is better whatever the direction, so min() finds the best
-        CASE WHEN d.higher_is_better THEN -v.value ELSE v.value END AS loss
-    FROM _metric_values AS v
-    JOIN _round_state AS r
-        ON r.project = v.project AND r.client = v.client AND r.round = v.round
-        AND r.main_metric_name = v.metric
-    JOIN direction AS d
-        ON d.project = v.project AND d.client = v.client AND d.round = v.round
-        AND d.trial = v.trial AND d.split = v.split AND d.metric = v.metric
-    WHERE v.phase = 'valid' AND isfinite(v.value) AND d.higher_is_better IS NOT NULL
+        project, client, round, trial, split, metric,
+        min(value) AS min_value,
+        arg_min(epoch, struct_pack(value := value, epoch := epoch)) AS min_epoch,
+        max(value) AS max_value,
+        arg_max(epoch, struct_pack(value := value, epoch := -epoch)) AS max_epoch
+    FROM _metric_values
+    WHERE phase = 'valid' AND isfinite(value)
+        AND metric IN (SELECT main_metric_name FROM _round_state)
+    GROUP BY project, client, round, trial, split, metric
 ),
 best AS (
-    -- the best value, ties going to the earliest epoch
+    -- the round's main metric only, in the direction the split declared
+    -- for it (its latest metric event)
     SELECT
-        project, client, round, trial, split,
-        arg_min(value, struct_pack(loss := loss, epoch := epoch)) AS score,
-        arg_min(epoch, struct_pack(loss := loss, epoch := epoch)) AS n_epochs_to_best
-    FROM main_metric_values
-    GROUP BY project, client, round, trial, split
+        x.project, x.client, x.round, x.trial, x.split,
+        CASE WHEN d.higher_is_better THEN x.max_value ELSE x.min_value END AS score,
+        CASE WHEN d.higher_is_better THEN x.max_epoch ELSE x.min_epoch END AS n_epochs_to_best
+    FROM extremes AS x
+    JOIN _round_state AS r
+        ON r.project = x.project AND r.client = x.client AND r.round = x.round
+        AND r.main_metric_name = x.metric
+    JOIN _scope_state AS d
+        ON d.level = 'metric'
+        AND d.project = x.project AND d.client = x.client AND d.round = x.round
+        AND d.trial = x.trial AND d.split = x.split AND d.metric = x.metric
+    WHERE d.higher_is_better IS NOT NULL
 )
 SELECT
     s.project,

@@ -7,8 +7,9 @@ hive-partitioned Parquet, and every report is a DuckDB query.
 Example:
     >>> import arrowscope as asc
     >>> root = asc.Root.in_memory()
+    >>> space = asc.HyperparameterSpace({"lr": asc.LogUniform(1e-3, 1.0)})
     >>> with root.default_project() as p, p.default_client() as c, c.new_round("mse") as rnd:
-    ...     rnd = rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({"lr": asc.LogUniform(1e-3, 1.0)}))
+    ...     rnd = rnd.with_optimizer(asc.RandomSearch(seed=0), space)
     ...     with rnd.new_rvs_trial() as trial, trial.new_validation_split() as split:
     ...         with split.managed_metric("mse", higher_score_is_better=False) as m:
     ...             m.add_valid_result(0.25)
@@ -94,8 +95,8 @@ __all__ = [
     "Root",
     "RootReport",
     "Round",
-    "RoundReport",
     "RoundNotFoundError",
+    "RoundReport",
     "ScopeClosedError",
     "ScopedLocation",
     "Trial",

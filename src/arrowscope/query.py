@@ -74,6 +74,7 @@ __all__ = [
     "QuerySession",
     "Result",
     "connect",
+    "open_directory",
     "refresh",
     "run_query",
     "session_of",
@@ -112,7 +113,7 @@ class QueryError(ArrowscopeError, ValueError):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Result:
     """A query's complete result, held as an Arrow table.
 
@@ -130,7 +131,7 @@ class Result:
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Every row as a tuple, in the result's order."""
         columns = [column.to_pylist() for column in self.arrow.columns]
-        return list(zip(*columns)) if columns else []
+        return list(zip(*columns, strict=True)) if columns else []
 
     def pl(self) -> pl.DataFrame:
         """The result as a polars DataFrame."""
@@ -158,9 +159,7 @@ class _State:
 
 
 # connection -> its state; entries vanish with their connection.
-_STATES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _State] = (
-    weakref.WeakKeyDictionary()
-)
+_STATES: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, _State] = weakref.WeakKeyDictionary()
 
 
 class QuerySession:
@@ -202,7 +201,7 @@ class QuerySession:
             TypeError: ``source`` is none of the above.
         """
         if isinstance(source, (str, os.PathLike)):
-            session = cls(_open_directory(Path(source)))
+            session = cls(open_directory(Path(source)))
             session._state.owns_repository = True
             return session
         return cls(_repository_of(source))
@@ -417,7 +416,14 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, /, **params: Any) -> Re
         raise QueryError(str(exc)) from exc
 
 
-def _open_directory(path: Path) -> Repository:
+def open_directory(path: str | os.PathLike[str]) -> Repository:
+    """The ``ParquetRepository`` of an existing data directory.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist (the message says how to create one).
+        NotADirectoryError: ``path`` is a file.
+    """
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"no arrowscope data directory at {str(path)!r}: create one by logging a search "

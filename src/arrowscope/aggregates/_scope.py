@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -140,7 +140,7 @@ class ScopeMembers:
 
     def subaggregate(self, key: str | int) -> Any:
         """The child scope ``key`` (a name or a number)."""
-        return self[key]
+        return self[key]  # type: ignore[index]
 
     @property
     def report(self) -> Any:

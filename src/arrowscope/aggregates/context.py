@@ -19,7 +19,7 @@ class AutoMLContext:
     """
 
     repository: Repository | None = None
-    location: ScopedLocation = ScopedLocation()
+    location: ScopedLocation = field(default_factory=ScopedLocation)
     phase: str | None = None
     reader: Reader | None = field(default=None, compare=False, repr=False)
 

@@ -51,5 +51,5 @@ def dummy(cls: type, context: AutoMLContext | None = None) -> Any:
     chain.append(chain[-1]._open_split(False, False))
     chain.append(chain[-1]._metric(DEFAULT_METRIC, True))
     levels = [Root, Project, Client, Round, Trial, TrialSplit, MetricResults]
-    context.repository.flush()
+    chain[0].repo.flush()
     return chain[levels.index(cls)]

@@ -49,7 +49,7 @@ class Round(ScopeMembers, RoundReport):
         return self._main_metric
 
     def _stored_main_metric(self) -> str | None:
-        return RoundReport.main_metric_name.fget(self)  # type: ignore[attr-defined,no-any-return]
+        return RoundReport.main_metric_name.fget(self)  # type: ignore[attr-defined]
 
     def with_optimizer(
         self, hp_optimizer: HyperparameterOptimizer, hp_space: HyperparameterSpace
@@ -90,7 +90,8 @@ class Round(ScopeMembers, RoundReport):
     def _new_trial(self, continue_on_error: bool) -> Trial:
         if self._optimizer is None or self._space is None:
             raise ScopeClosedError(
-                f"round {self.location}: call with_optimizer(optimizer, space) before new_rvs_trial()"
+                f"round {self.location}: call with_optimizer(optimizer, space) "
+                "before new_rvs_trial()"
             )
         samples = self._optimizer.find_next_best_hyperparams(self, self._space)
         hyperparams = HyperparameterSamples(samples)
@@ -118,9 +119,7 @@ class Round(ScopeMembers, RoundReport):
             number = len(self) - 1
         stored = TrialReport(self._reader_of(), self.location.child(number))
         snap = stored._snapshot()
-        scores = {
-            s: stored_split_score(snap, s, self.main_metric_name) for s in snap.split_status
-        }
+        scores = {s: stored_split_score(snap, s, self.main_metric_name) for s in snap.split_status}
         trial = Trial(
             self._context.push(number),
             self,
@@ -147,8 +146,8 @@ class Round(ScopeMembers, RoundReport):
         higher = trial.running_direction()
         best = self._best
         if best is None or (score > best[0] if higher else score < best[0]):
-            self._best = (score, trial.trial_number)
-        self._log(logging.INFO, "best so far: trial %s, score %s", self._best[1], self._best[0])
+            best = self._best = (score, trial.trial_number)
+        self._log(logging.INFO, "best so far: trial %s, score %s", best[1], best[0])
 
     def append(self, trial: TrialReport) -> Round:
         """Store a copy of ``trial``'s record under its id (equal to len: appended)."""

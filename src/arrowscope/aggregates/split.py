@@ -98,9 +98,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
     def next_epoch(self) -> int:
         """Start the next epoch and return its 1-based number."""
         if self.n_epochs is None:
-            raise ValueError(
-                f"split {self.location}: call with_n_epochs(n) before next_epoch()"
-            )
+            raise ValueError(f"split {self.location}: call with_n_epochs(n) before next_epoch()")
         if self.epoch == 0:
             self.start()
         self.epoch += 1
@@ -126,7 +124,9 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
             raise TypeError(
                 f"higher_score_is_better must be a bool, not {higher_score_is_better!r}"
             )
-        buffer = self.repo.metric_buffer(self._key(), self.location.trial or 0, self.split_number, name)
+        buffer = self.repo.metric_buffer(
+            self._key(), self.location.trial or 0, self.split_number, name
+        )
         metric = MetricResults(self._context.push(name), self, higher_score_is_better, buffer)
         self.repo.append_event(
             self._key(),
@@ -150,7 +150,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         """The split's metrics by name."""
         return dict(self._metrics)
 
-    def metric_result(self, metric_name: str | None = None) -> MetricResults:  # type: ignore[override]
+    def metric_result(self, metric_name: str | None = None) -> MetricResults:
         """One metric (None: the round's main metric). KeyError if it was not logged."""
         name = metric_name if metric_name is not None else self.main_metric_name
         if name not in self._metrics:

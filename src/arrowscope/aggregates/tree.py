@@ -51,7 +51,7 @@ class Root(ScopeMembers, RootReport):
 
     @staticmethod
     def vanilla(context: AutoMLContext | None = None) -> Root:
-        """A root on ``context``'s repository, else on ``$ARROWSCOPE_DIR`` or ``./arrowscope-runs``."""
+        """A root on ``context``'s repository, else ``$ARROWSCOPE_DIR`` or ``./arrowscope-runs``."""
         if context is not None and context.repository is not None:
             return Root(context)
         return Root.at(os.environ.get(DEFAULT_DIR_ENV) or DEFAULT_DIR)

@@ -65,7 +65,9 @@ class RoundReport(BaseReport):
         rows = self._reader.rows("trial_scores", **self._params(metric=metric))
         return [(t, parse_status(s), h, score) for t, s, h, score in rows]
 
-    def summary(self, metric_name: str | None = None, use_wildcards: bool = False) -> list[SummaryRow]:
+    def summary(
+        self, metric_name: str | None = None, use_wildcards: bool = False
+    ) -> list[SummaryRow]:
         """``(score, trial_number, status, hyperparams)`` per trial: eligible ones best first."""
         metric = self._metric(metric_name)
         scores = self._scores(metric)
@@ -155,7 +157,7 @@ class RoundReport(BaseReport):
         """One row per trial in summary order: trial_number, status, <metric>, hyperparams."""
         metric = self._metric(metric_name)
         rows = self.summary(metric, use_wildcards=True)
-        base = {
+        base: dict[str, list[Any]] = {
             "trial_number": [r[1] for r in rows],
             "status": [r[2].value for r in rows],
             metric: [r[0] for r in rows],
@@ -170,7 +172,7 @@ class RoundReport(BaseReport):
         metric = self._metric(metric_name)
         rows = self._reader.rows("round_curves", **self._params(metric=metric, trial=None))
         wildcards = {t: parse_hyperparams(h).to_wildcards() for t, _s, h in self._states()}
-        base = {
+        base: dict[str, list[Any]] = {
             "trial_number": [r[0] for r in rows],
             "epoch": [r[1] for r in rows],
             metric: [r[2] for r in rows],

@@ -88,12 +88,12 @@ def _best_columns(rnd: RoundReport | None, prefix: str) -> dict[str, Any]:
         return {round_col: None, trials_col: 0, **dict.fromkeys(_BEST_COLUMNS)}
     metric = rnd.main_metric_name
     best = rnd.best_result_summary(metric, use_wildcards=True) if metric is not None else None
-    scored = best is not None and best[0] is not None
+    row = {round_col: rnd.round_number, trials_col: len(rnd), "main metric name": metric}
+    if best is None or best[0] is None:
+        return {**row, **dict.fromkeys(list(_BEST_COLUMNS)[1:])}
     return {
-        round_col: rnd.round_number,
-        trials_col: len(rnd),
-        "main metric name": metric,
-        "best score for main metric": best[0] if scored else None,
-        "best trial status": best[2].value if scored else None,
-        "best hyperparameters": hyperparams_text(best[3]) if scored else None,
+        **row,
+        "best score for main metric": best[0],
+        "best trial status": best[2].value,
+        "best hyperparameters": hyperparams_text(best[3]),
     }

@@ -58,7 +58,9 @@ class TrialReport(BaseReport):
         states = self._reader.rows("scope_states", **self._params(trial=self.trial_number))
         trial_state = next((r for r in states if r[0] == "trial"), None)
         split_status = {r[2]: parse_status(r[3]) for r in states if r[0] == "split"}
-        values = self._reader.rows("split_values", **self._params(trial=self.trial_number, split=None))
+        values = self._reader.rows(
+            "split_values", **self._params(trial=self.trial_number, split=None)
+        )
         metrics = [SplitMetric(r[0], r[1], bool(r[2]), list(r[3]), list(r[4])) for r in values]
         return TrialSnapshot(trial_state, split_status, metrics)
 
@@ -112,7 +114,9 @@ class TrialReport(BaseReport):
 
     def get_metric_names(self) -> list[str]:
         """Metric names of the validation splits, first-seen order, alphabetical per split."""
-        rows = self._reader.rows("metric_names", **self._params(trial=self.trial_number, split=None))
+        rows = self._reader.rows(
+            "metric_names", **self._params(trial=self.trial_number, split=None)
+        )
         return [r[0] for r in rows]
 
     def are_all_splits_successful(self) -> bool:
@@ -121,7 +125,9 @@ class TrialReport(BaseReport):
 
     def are_all_splits_failures(self) -> bool:
         snap = self._snapshot()
-        return all(snap.split_status[s] is not TrialStatus.SUCCESS for s in snap.validation_splits())
+        return all(
+            snap.split_status[s] is not TrialStatus.SUCCESS for s in snap.validation_splits()
+        )
 
     def _scored_splits(self, snap: TrialSnapshot, metric: str) -> list[SplitMetric]:
         found = (snap.metric(s, metric) for s in snap.validation_splits())

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from arrowscope.schema import table_schema
 
@@ -65,68 +65,109 @@ class MetricBuffer:
 
     def pending_batch(self) -> pa.RecordBatch | None:
         """The rows logged since the last ``take_pending``, without marking them taken."""
-        return self._batch(mark=False)
+        return metrics_batch([self], mark=False)
 
     def take_pending(self) -> pa.RecordBatch | None:
         """The rows logged since the last call, marked as handed to the writer."""
-        return self._batch(mark=True)
+        return metrics_batch([self], mark=True)
 
-    def _batch(self, mark: bool) -> pa.RecordBatch | None:
-        # The timestamp is appended after the value: len(*_at) counts complete rows.
-        n_train, n_valid = len(self.train_at), len(self.valid_at)
-        parts = []
-        if n_train > self.train_flushed:
-            parts.append(self._phase_columns("train", self.train_flushed, n_train))
-        if n_valid > self.valid_flushed:
-            parts.append(self._phase_columns("valid", self.valid_flushed, n_valid))
-        if mark:
-            self.train_flushed, self.valid_flushed = n_train, n_valid
-        if not parts:
-            return None
-        columns = [pa.concat_arrays([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+class _Columns:
+    """The ``metrics`` columns of many buffers, gathered in typed arrays."""
+
+    def __init__(self) -> None:
+        self.values: array[float] = array("d")
+        self.stamps: array[int] = array("q")
+        self.trials: array[int] = array("i")
+        self.splits: array[int] = array("i")
+        self.epochs: array[int] = array("i")
+        self.metrics: list[str] = []
+        self.phases: list[str] = []
+
+    def add(self, buf: MetricBuffer, phase: int, start: int, stop: int) -> None:
+        values, stamps = (buf.train, buf.train_at) if phase == 0 else (buf.valid, buf.valid_at)
+        offset = buf.train_offset if phase == 0 else buf.valid_offset
+        n = stop - start
+        self.values.extend(values[start:stop])
+        self.stamps.extend(stamps[start:stop])
+        self.trials.extend(array("i", [buf.trial]) * n)
+        self.splits.extend(array("i", [buf.split]) * n)
+        self.epochs.extend(array("i", range(offset + start + 1, offset + stop + 1)))
+        self.metrics.extend([buf.metric] * n)
+        self.phases.extend([_PHASES[phase]] * n)
+
+    def batch(self) -> pa.RecordBatch:
+        n = len(self.values)
+        stamps = _array(pa.timestamp("ns", tz="UTC"), self.stamps)
+        columns = [
+            _array(pa.int32(), self.trials),
+            _array(pa.int32(), self.splits),
+            pa.array(self.metrics, pa.string()),
+            pa.array(self.phases, pa.string()),
+            _array(pa.int32(), self.epochs),
+            _array(pa.float64(), self.values),
+            stamps.cast(pa.timestamp("us", tz="UTC"), safe=False),
+        ]
+        assert all(len(c) == n for c in columns)
         return pa.RecordBatch.from_arrays(columns, schema=table_schema("metrics"))
 
-    def _phase_columns(self, phase: str, start: int, stop: int) -> list[pa.Array]:
-        values = self.train if phase == "train" else self.valid
-        stamps = self.train_at if phase == "train" else self.valid_at
-        offset = self.train_offset if phase == "train" else self.valid_offset
-        n = stop - start
-        first_epoch = offset + start + 1
-        stamps_us = pc.divide(pa.array(stamps[start:stop], pa.int64()), _NS_PER_US)
-        return [
-            pa.repeat(pa.scalar(self.trial, pa.int32()), n),
-            pa.repeat(pa.scalar(self.split, pa.int32()), n),
-            pa.repeat(pa.scalar(self.metric, pa.string()), n),
-            pa.repeat(pa.scalar(phase, pa.string()), n),
-            pa.array(range(first_epoch, first_epoch + n), pa.int32()),
-            pa.array(values[start:stop], pa.float64()),
-            stamps_us.cast(pa.timestamp("us", tz="UTC")),
-        ]
+
+_PHASES = ("train", "valid")
+
+
+def _array(dtype: pa.DataType, data: array[Any]) -> pa.Array:
+    """A zero-copy Arrow view of a typed ``array``."""
+    return pa.Array.from_buffers(dtype, len(data), [None, pa.py_buffer(data)])
+
+
+def metrics_batch(buffers: Iterable[MetricBuffer], mark: bool) -> pa.RecordBatch | None:
+    """One record batch of every row the buffers hold past their flushed marks.
+
+    With ``mark`` the rows count as handed to the writer. The constant columns
+    (trial, split, metric, phase, epoch) are produced here, not when logging.
+    """
+    columns = _Columns()
+    for buf in buffers:
+        # A timestamp is appended after its value: len(*_at) counts complete rows.
+        n_train, n_valid = len(buf.train_at), len(buf.valid_at)
+        if n_train > buf.train_flushed:
+            columns.add(buf, 0, buf.train_flushed, n_train)
+        if n_valid > buf.valid_flushed:
+            columns.add(buf, 1, buf.valid_flushed, n_valid)
+        if mark:
+            buf.train_flushed, buf.valid_flushed = n_train, n_valid
+    return columns.batch() if columns.values else None
 
 
 class EventBuffer:
-    """Scope state changes of one round partition waiting to be written."""
+    """Scope state changes of one round partition waiting to be written, by column."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("columns", "n")
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.columns: dict[str, list[Any]] = {name: [] for name in table_schema("events").names}
+        self.n = 0
 
     def append(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
+        for name, column in self.columns.items():
+            column.append(row.get(name))
+        self.n += 1
 
     def take_pending(self) -> pa.RecordBatch | None:
         """Every buffered row as one batch; the buffer is emptied."""
-        if not self.rows:
-            return None
-        rows, self.rows = self.rows, []
-        return pa.RecordBatch.from_pylist(rows, schema=table_schema("events"))
+        batch = self.pending_batch()
+        for column in self.columns.values():
+            column.clear()
+        self.n = 0
+        return batch
 
     def pending_batch(self) -> pa.RecordBatch | None:
         """Every buffered row as one batch; the buffer is left as it is."""
-        if not self.rows:
+        if not self.n:
             return None
-        return pa.RecordBatch.from_pylist(self.rows, schema=table_schema("events"))
+        schema = table_schema("events")
+        arrays = [pa.array(self.columns[f.name], f.type) for f in schema]
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def now_us() -> int:

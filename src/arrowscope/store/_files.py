@@ -154,15 +154,15 @@ def check_part(path: str, table: str) -> int:
     version = kv.get(METADATA_VERSION_KEY)
     if version is None:
         raise CorruptFileError(path, "a Parquet file without arrowscope metadata (a foreign file)")
-    if kv.get(METADATA_TABLE_KEY) != table.encode():
-        found = kv.get(METADATA_TABLE_KEY, b"?").decode(errors="replace")
-        raise CorruptFileError(path, f"a part of table {found!r} in the {table!r} table")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
         raise CorruptFileError(
             path,
             f"written in format version {version.decode(errors='replace')}, newer than "
             f"{FORMAT_VERSION}; upgrade arrowscope (pip install -U arrowscope) to read it",
         )
+    if kv.get(METADATA_TABLE_KEY) != table.encode():
+        found = kv.get(METADATA_TABLE_KEY, b"?").decode(errors="replace")
+        raise CorruptFileError(path, f"a part of table {found!r} in the {table!r} table")
     return int(meta.num_rows)
 
 

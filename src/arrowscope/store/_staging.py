@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from arrowscope.schema import full_schema, partition_columns
-from arrowscope.store._buffer import EventBuffer, MetricBuffer, now_us
+from arrowscope.store._buffer import EventBuffer, MetricBuffer, metrics_batch, now_us
 
 RoundKey = tuple[str, str, int]
 
@@ -53,10 +53,9 @@ class Staging:
     def take(self, key: RoundKey) -> dict[str, list[pa.RecordBatch]]:
         """The pending batches of one partition by table, marked as taken."""
         out: dict[str, list[pa.RecordBatch]] = {"metrics": [], "events": []}
-        for buffer in self._buffers.get(key, {}).values():
-            batch = buffer.take_pending()
-            if batch is not None:
-                out["metrics"].append(batch)
+        batch = metrics_batch(self._buffers.get(key, {}).values(), mark=True)
+        if batch is not None:
+            out["metrics"].append(batch)
         events = self._events.get(key)
         batch = events.take_pending() if events is not None else None
         if batch is not None:
@@ -67,10 +66,9 @@ class Staging:
         """Every pending batch of ``table`` with its partition, left pending."""
         if table == "metrics":
             for key, buffers in self._buffers.items():
-                for buffer in buffers.values():
-                    batch = buffer.pending_batch()
-                    if batch is not None:
-                        yield key, batch
+                batch = metrics_batch(buffers.values(), mark=False)
+                if batch is not None:
+                    yield key, batch
         elif table == "events":
             for key, events in self._events.items():
                 batch = events.pending_batch()
@@ -78,7 +76,7 @@ class Staging:
                     yield key, batch
 
     def has_pending(self) -> bool:
-        return any(e.rows for e in self._events.values()) or any(
+        return any(e.n for e in self._events.values()) or any(
             b.has_pending() for bs in self._buffers.values() for b in bs.values()
         )
 
@@ -88,7 +86,7 @@ def with_partition(table: str, key: tuple[Any, ...], batch: pa.RecordBatch) -> p
     schema = full_schema(table)
     n = batch.num_rows
     keys = partition_columns(table)
-    columns = [pa.repeat(pa.scalar(v, schema.field(k).type), n) for k, v in zip(keys, key)]
+    columns = [pa.repeat(pa.scalar(v, schema.field(k).type), n) for k, v in zip(keys, key, strict=True)]
     return pa.RecordBatch.from_arrays(columns + list(batch.columns), schema=schema)
 
 

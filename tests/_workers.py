@@ -1,0 +1,128 @@
+"""Worker processes for the crash, concurrency and compaction tests, and a shared reader.
+
+Run as ``python tests/_workers.py <command> <args>`` (or ``python -m
+tests._workers`` from the repository root). Each command prints progress
+lines on stdout, flushed at once, for the test to follow.
+
+Metric values are a function of where they were logged (``expected_value``),
+so readers can check every row they get back.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from arrowscope.schema import partition_columns
+from arrowscope.store import ParquetRepository, Repository
+
+PROJECT = "crash test"
+CLIENT = "client %1"
+METRICS = ("acc", "loss")
+N_SPLITS = 3
+N_EPOCHS = 10
+
+_HIVE_TYPES = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
+
+
+def expected_value(trial: int, split: int, metric: str, phase: str, epoch: int) -> float:
+    """The value the workers log at this place (exact in binary)."""
+    sign = 1.0 if phase == "train" else -1.0
+    return sign * (trial * 1000 + split * 100 + epoch + (0.5 if metric == "loss" else 0.0))
+
+
+def read_table(repo: Repository, table: str = "metrics") -> pa.Table:
+    """Every row of ``table`` as DuckDB reads it: the visible parts plus the pending rows.
+
+    A part deleted by a concurrent compaction between listing and reading
+    makes DuckDB fail; the read then starts over, as readers must.
+    """
+    types = ", ".join(f"'{c}': '{_HIVE_TYPES[c]}'" for c in partition_columns(table))
+    for _ in range(100):
+        files = repo.parquet_files(table)
+        pending = repo.pending(table)
+        with duckdb.connect() as con:
+            con.register("pending_rows", pending)
+            query = "SELECT * FROM pending_rows"
+            if files:
+                query = (
+                    f"SELECT * FROM read_parquet($files, hive_partitioning = true, "
+                    f"hive_types = {{{types}}}) UNION ALL BY NAME {query}"
+                )
+            try:
+                params = {"files": files} if files else None
+                return con.sql(query, params=params).to_arrow_table()
+            except duckdb.IOException:
+                continue
+    raise RuntimeError("the data directory kept changing under 100 reads")
+
+
+def log_trial(repo: Repository, key: tuple[str, str, int], trial: int) -> int:
+    """Log one trial: splits × metrics × train/valid × epochs, flushed at each split exit."""
+    repo.append_event(key, level="trial", trial=trial, status="RUNNING")
+    rows = 0
+    for split in range(N_SPLITS):
+        buffers = [repo.metric_buffer(key, trial, split, metric) for metric in METRICS]
+        for epoch in range(1, N_EPOCHS + 1):
+            for buffer in buffers:
+                buffer.train.append(expected_value(trial, split, buffer.metric, "train", epoch))
+                buffer.train_at.append(time.time_ns())
+                buffer.valid.append(expected_value(trial, split, buffer.metric, "valid", epoch))
+                buffer.valid_at.append(time.time_ns())
+                rows += 2
+        repo.append_event(key, level="split", trial=trial, split=split, status="SUCCESS")
+        for buffer in buffers:
+            repo.release_buffer(key, buffer)  # the split's exit: flushed to the log
+    repo.append_event(key, level="trial", trial=trial, status="SUCCESS")
+    repo.flush(key)
+    return rows
+
+
+def crash_log(root: str) -> None:
+    """Log trials into a new round until killed; print ``exited trial N`` after each."""
+    repo = ParquetRepository(root, flush_interval=0.2, auto_compact_parts=2)
+    key = (PROJECT, CLIENT, repo.allocate(PROJECT, CLIENT))
+    print(f"round {key[2]}", flush=True)
+    while True:
+        trial = repo.allocate(*key)
+        log_trial(repo, key, trial)
+        print(f"exited trial {trial}", flush=True)
+
+
+def allocate_and_log(root: str, round_: str, n_trials: str, start_file: str) -> None:
+    """Wait for ``start_file``, then allocate and log ``n_trials`` trials of ``round_``."""
+    repo = ParquetRepository(root, flush_interval=0.05, auto_compact_parts=3)
+    key = (PROJECT, CLIENT, int(round_))
+    print("ready", flush=True)
+    while not Path(start_file).exists():
+        time.sleep(0.001)
+    for _ in range(int(n_trials)):
+        trial = repo.allocate(*key)
+        rows = log_trial(repo, key, trial)
+        print(f"trial {trial} rows {rows}", flush=True)
+    repo.close()
+    print("done", flush=True)
+
+
+def count_loop(root: str, stop_file: str) -> None:
+    """Print ``count <rows> <distinct rows>`` of the metrics table until ``stop_file`` exists."""
+    repo = ParquetRepository(root)
+    while True:
+        stop = Path(stop_file).exists()
+        table = read_table(repo)
+        keys = table.select(["round", "trial", "split", "metric", "phase", "epoch"])
+        distinct = len(set(zip(*(c.to_pylist() for c in keys.columns), strict=True)))
+        print(f"count {table.num_rows} {distinct}", flush=True)
+        if stop:
+            break
+    repo.close()
+
+
+COMMANDS = {"crash-log": crash_log, "allocate-and-log": allocate_and_log, "count": count_loop}
+
+if __name__ == "__main__":
+    COMMANDS[sys.argv[1]](*sys.argv[2:])

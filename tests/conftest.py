@@ -1,0 +1,67 @@
+"""Shared fixtures: every backend behind one ``repository`` fixture, and data directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import arrowscope
+from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
+
+WORKERS = Path(__file__).with_name("_workers.py")
+
+_REPOSITORY_FACTORIES: dict[str, Callable[[Path], Repository]] = {
+    "parquet": lambda path: ParquetRepository(path / "repo", flush_interval=3600),
+    "memory": lambda path: InMemoryRepository(),
+}
+
+
+@pytest.fixture(params=sorted(_REPOSITORY_FACTORIES))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def repository(backend: str, tmp_path: Path) -> Iterator[Repository]:
+    """A fresh repository of each backend, closed after the test."""
+    repo = _REPOSITORY_FACTORIES[backend](tmp_path)
+    yield repo
+    repo.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """An empty directory for a ParquetRepository."""
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+Spawn = Callable[..., "subprocess.Popen[str]"]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start ``python tests/_workers.py <args>`` (stdout piped, text); killed after the test."""
+    started: list[subprocess.Popen[str]] = []
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    src = str(Path(arrowscope.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+
+    def start(*args: object) -> subprocess.Popen[str]:
+        command = [sys.executable, str(WORKERS), *map(str, args)]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()

@@ -196,7 +196,7 @@ def _interpreter(python: str, packages: Sequence[str]) -> str:
 
 def render_header(pythons: dict[str, str | None]) -> str:
     """The machine and software description."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# arrowscope benchmarks",
         "",

@@ -158,10 +158,11 @@ def median_report(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(good[0])
     for key, value in good[0].items():
         values = [r.get(key) for r in good]
+        numbers = [v for v in values if isinstance(v, int | float)]
         if isinstance(value, bool):
             merged[key] = all(values)
-        elif isinstance(value, int | float) and all(isinstance(v, int | float) for v in values):
-            merged[key] = statistics.median(values)
+        elif isinstance(value, int | float) and len(numbers) == len(values):
+            merged[key] = statistics.median(numbers)
     merged["runs"] = len(good)
     failures = [r["error"] for r in runs if "error" in r]
     if failures:

@@ -260,3 +260,34 @@ class PartsRepository:
 
 def _table_of(directory: Path, root: Path) -> str:
     return directory.relative_to(root).parts[0]
+
+
+def _parquet_repository(root: Path) -> Repository:
+    from arrowscope.store.parquet import ParquetRepository
+
+    repository: Repository = ParquetRepository(root)
+    return repository
+
+
+def _has_parquet_repository() -> bool:
+    try:
+        import arrowscope.store.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+#: Repository factories by name, for ``pytest.fixture(params=...)``. The root
+#: directory names hold a quote, blanks and glob characters on purpose.
+REPOSITORIES: dict[str, Any] = {
+    "memory": lambda tmp: InMemoryRepository(),
+    "parts": lambda tmp: PartsRepository(tmp / "it's [runs]*?"),
+}
+if _has_parquet_repository():
+    REPOSITORIES["parquet"] = lambda tmp: _parquet_repository(tmp / "it's [runs]*?")
+
+
+def publish(repo: Repository) -> None:
+    """Make everything written so far durable and, where the backend has files, a Parquet part."""
+    repo.flush()
+    repo.checkpoint()

@@ -20,27 +20,26 @@ WITH direction AS (
     WHERE m.level = 'metric' AND m.split >= 0
     GROUP BY m.project, m.client, m.round
 ),
-trial_counts AS (
-    SELECT
-        project, client, round,
-        count(*) AS n_trials,
-        count(*) FILTER (WHERE status = 'SUCCESS') AS n_success
-    FROM trials
-    GROUP BY project, client, round
-),
-best AS (
+round_trials AS (
+    -- one pass over the round's trials: counts, and the best eligible trial
+    -- (SUCCESS with a score), ties going to the lowest trial id
     SELECT
         t.project, t.client, t.round,
-        arg_min(t.trial, struct_pack(loss := CASE WHEN d.higher_is_better THEN -t.score
-                                                  ELSE t.score END, trial := t.trial))
-            AS best_trial,
-        arg_min(t.score, struct_pack(loss := CASE WHEN d.higher_is_better THEN -t.score
-                                                  ELSE t.score END, trial := t.trial))
-            AS best_score
+        count(*) AS n_trials,
+        count(*) FILTER (WHERE t.status = 'SUCCESS') AS n_success,
+        arg_min(
+            struct_pack(trial := t.trial, score := t.score),
+            struct_pack(
+                loss := CASE WHEN d.higher_is_better THEN -t.score ELSE t.score END,
+                trial := t.trial
+            )
+        ) FILTER (
+            WHERE t.status = 'SUCCESS' AND t.score IS NOT NULL
+                AND d.higher_is_better IS NOT NULL
+        ) AS best
     FROM trials AS t
-    JOIN direction AS d
+    LEFT JOIN direction AS d
         ON d.project = t.project AND d.client = t.client AND d.round = t.round
-    WHERE t.status = 'SUCCESS' AND t.score IS NOT NULL AND d.higher_is_better IS NOT NULL
     GROUP BY t.project, t.client, t.round
 )
 SELECT
@@ -49,16 +48,14 @@ SELECT
     r.round,
     r.main_metric_name,
     d.higher_is_better,
-    coalesce(c.n_trials, 0) AS n_trials,
-    coalesce(c.n_success, 0) AS n_success,
-    b.best_trial,
-    b.best_score,
+    coalesce(t.n_trials, 0) AS n_trials,
+    coalesce(t.n_success, 0) AS n_success,
+    t.best.trial AS best_trial,
+    t.best.score AS best_score,
     r.created_at
 FROM _round_state AS r
 LEFT JOIN direction AS d
     ON d.project = r.project AND d.client = r.client AND d.round = r.round
-LEFT JOIN trial_counts AS c
-    ON c.project = r.project AND c.client = r.client AND c.round = r.round
-LEFT JOIN best AS b
-    ON b.project = r.project AND b.client = r.client AND b.round = r.round
+LEFT JOIN round_trials AS t
+    ON t.project = r.project AND t.client = r.client AND t.round = r.round
 ORDER BY r.project, r.client, r.round

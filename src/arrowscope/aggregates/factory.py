@@ -38,18 +38,26 @@ def dummy(cls: type, context: AutoMLContext | None = None) -> Any:
     """
     if context is None or context.repository is None:
         context = AutoMLContext.from_context(context, InMemoryRepository())
-    chain: list[Any] = [Root(context)]
-    chain.append(chain[-1]._open(DEFAULT_PROJECT))
-    chain.append(chain[-1]._open(DEFAULT_CLIENT))
-    chain.append(chain[-1]._new(None))
-    rnd: Round = chain[-1]
+    levels: list[type] = [Root, Project, Client, Round, Trial, TrialSplit, MetricResults]
+    steps = [
+        lambda root: root._open(DEFAULT_PROJECT),
+        lambda project: project._open(DEFAULT_CLIENT),
+        lambda client: client._new(None),
+        _planned_trial,
+        lambda trial: trial._open_split(False, False),
+        lambda split: split._metric(DEFAULT_METRIC, True),
+    ]
+    node: Any = Root(context)
+    for step in steps[: levels.index(cls)]:
+        node = step(node)
+    node.repo.flush()
+    return node
+
+
+def _planned_trial(rnd: Round) -> Trial:
     loc = rnd.location
     assert loc.project is not None and loc.client is not None
     number = rnd.repo.allocate(loc.project, loc.client, loc.round)
-    chain.append(Trial(rnd.context.push(number), rnd, HyperparameterSamples({})))
-    chain[-1]._plan()
-    chain.append(chain[-1]._open_split(False, False))
-    chain.append(chain[-1]._metric(DEFAULT_METRIC, True))
-    levels = [Root, Project, Client, Round, Trial, TrialSplit, MetricResults]
-    chain[0].repo.flush()
-    return chain[levels.index(cls)]
+    trial = Trial(rnd.context.push(number), rnd, HyperparameterSamples({}))
+    trial._plan()
+    return trial

@@ -111,13 +111,20 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
     ) -> Managed[MetricResults]:
         """``with split.managed_metric("acc", True) as m:`` -- the metric, created on first use.
 
-        An existing metric keeps the direction it was created with.
+        Re-entering it gives the same metric; asking for the other direction
+        raises ValueError (a metric has one direction per split).
         """
         return Managed(lambda: self._metric(metric_name, higher_score_is_better), self._release)
 
     def _metric(self, name: str, higher_score_is_better: bool) -> MetricResults:
         found = self._metrics.get(name)
         if found is not None:
+            if found._higher is not higher_score_is_better:
+                raise ValueError(
+                    f"metric {name!r} of split {self.location} was created with "
+                    f"higher_score_is_better={found._higher}; it cannot change to "
+                    f"{higher_score_is_better!r}"
+                )
             return found
         validate_name(name, "metric name")
         if not isinstance(higher_score_is_better, bool):

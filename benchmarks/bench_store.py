@@ -1,0 +1,199 @@
+"""Storage-engine costs, measured in one run; prints a markdown table.
+
+Run: ``python benchmarks/bench_store.py`` (with arrowscope importable).
+
+* append: values through ``MetricBuffer`` arrays against bare ``array``
+  appends in the same run (ratio);
+* scope exit: flushing a split of 100 values (50 train + 50 valid) to the
+  log, in microseconds, split into building the batch and the log append;
+* checkpoint: one trial's log segments (metrics + events) into Parquet parts;
+* disk: Parquet bytes per logged value for typical curves (1,000 trials × 3
+  splits × 20 epochs × 2 metrics × train/valid), checkpointed every 10
+  trials, before and after compaction. "Typical" means what training loops
+  log: a float32 loss (``loss.item()``) and an accuracy ``correct / n`` over
+  a 10,000-sample validation set, with epochs 0.5-2 s apart. A last row
+  logs float64 noise, the incompressible worst case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+
+from arrowscope.store import MetricBuffer, ParquetRepository
+from arrowscope.store.compact import stats
+
+KEY = ("bench", "store", 0)
+BARE = "bare array('d').append"
+
+
+def _best_ns_per_call(run: Callable[[int], None], n: int, repeats: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        run(n)
+        best = min(best, (time.perf_counter_ns() - start) / n)
+    return best
+
+
+def bench_append(n: int) -> dict[str, float]:
+    """ns per value: bare array appends vs MetricBuffer arrays (value + timestamp)."""
+    now = time.time_ns
+
+    def bare_values(k: int) -> None:
+        values = array("d")
+        for i in range(k):
+            values.append(0.5 * i)
+
+    def bare_two_arrays(k: int) -> None:
+        values, stamps = array("d"), array("q")
+        for i in range(k):
+            values.append(0.5 * i)
+            stamps.append(now())
+
+    def buffer(k: int) -> None:
+        buf = MetricBuffer(0, 0, "acc")
+        for i in range(k):
+            buf.valid.append(0.5 * i)
+            buf.valid_at.append(now())  # the timestamp goes in after the value
+
+    return {
+        BARE: _best_ns_per_call(bare_values, n),
+        "bare value + time_ns() into two arrays": _best_ns_per_call(bare_two_arrays, n),
+        "MetricBuffer valid + valid_at": _best_ns_per_call(buffer, n),
+    }
+
+
+def _filled_buffer(repo: ParquetRepository, trial: int, n: int) -> MetricBuffer:
+    buf = repo.metric_buffer(KEY, trial, 0, "acc")
+    stamp = time.time_ns()
+    for i in range(n):
+        buf.train.append(1.0 / (i + 1))
+        buf.train_at.append(stamp + i)
+        buf.valid.append(1.0 / (i + 2))
+        buf.valid_at.append(stamp + i)
+    return buf
+
+
+def bench_scope_exit(root: Path, rounds: int) -> dict[str, float]:
+    """µs per split exit of 100 values: batch building, log append, both."""
+    repo = ParquetRepository(root, flush_interval=3600, auto_compact_parts=0)
+    take, total = [], []
+    for trial in range(rounds):
+        probe = _filled_buffer(repo, trial, 50)
+        start = time.perf_counter_ns()
+        probe.pending_batch()
+        take.append(time.perf_counter_ns() - start)
+        buf = probe
+        start = time.perf_counter_ns()
+        repo.release_buffer(KEY, buf)
+        total.append(time.perf_counter_ns() - start)
+        if trial % 200 == 199:
+            repo.checkpoint()  # keep segments small, as flush_interval would
+    repo.close()
+    t, b = statistics.median(total) / 1000, statistics.median(take) / 1000
+    return {"build batch": b, "log append": t - b, "scope exit (total)": t}
+
+
+def bench_checkpoint(root: Path, rounds: int) -> float:
+    """Median ms to checkpoint one trial (3 splits × 2 metrics × 20 epochs) + its events."""
+    repo = ParquetRepository(root, flush_interval=3600, auto_compact_parts=0)
+    times = []
+    for trial in range(rounds):
+        for split in range(3):
+            for metric in ("acc", "loss"):
+                buf = repo.metric_buffer(KEY, trial, split, metric)
+                for epoch in range(20):
+                    buf.train.append(1.0 / (epoch + 1))
+                    buf.train_at.append(time.time_ns())
+                    buf.valid.append(1.0 / (epoch + 2))
+                    buf.valid_at.append(time.time_ns())
+                repo.release_buffer(KEY, buf)
+        repo.append_event(KEY, level="trial", trial=trial, status="SUCCESS")
+        repo.flush(KEY)
+        start = time.perf_counter_ns()
+        repo.checkpoint()
+        times.append(time.perf_counter_ns() - start)
+    repo.close()
+    return statistics.median(times) / 1e6
+
+
+def _curve(rng: random.Random, metric: str, epochs: int, worst_case: bool) -> list[float]:
+    rate, floor = rng.uniform(4, 12), rng.uniform(0.02, 0.3)
+    out = []
+    for epoch in range(1, epochs + 1):
+        loss = floor + (1.0 - floor) * 2.718281828 ** (-epoch / rate) + rng.gauss(0, 0.02)
+        if worst_case:
+            out.append(loss)
+        elif metric == "loss":
+            out.append(float(array("f", [loss])[0]))  # float32, as loss.item() gives
+        else:
+            correct = round(10_000 * min(1.0, max(0.0, 1.0 - loss / 2)))
+            out.append(correct / 10_000)
+    return out
+
+
+def bench_disk(root: Path, trials: int, worst_case: bool) -> tuple[float, float, int]:
+    """Bytes per value before and after compaction, and the number of values."""
+    rng = random.Random(0)
+    repo = ParquetRepository(root, flush_interval=3600, auto_compact_parts=0)
+    clock = 1_700_000_000 * 10**9
+    for trial in range(trials):
+        for split in range(3):
+            curves = {m: _curve(rng, m, 20, worst_case) for m in ("acc", "loss")}
+            buffers = {m: repo.metric_buffer(KEY, trial, split, m) for m in curves}
+            for epoch in range(20):
+                clock += int(rng.uniform(0.5, 2.0) * 1e9)
+                for metric, buf in buffers.items():
+                    train = curves[metric][epoch] * 0.95
+                    buf.train.append(float(array("f", [train])[0]) if not worst_case else train)
+                    buf.train_at.append(clock)
+                    buf.valid.append(curves[metric][epoch])
+                    buf.valid_at.append(clock + 1_000_000)
+            for buf in buffers.values():
+                repo.release_buffer(KEY, buf)
+        if trial % 10 == 9:
+            repo.checkpoint()
+    repo.close()
+    before = stats(root, "metrics")
+    ParquetRepository(root).compact()
+    after = stats(root, "metrics")
+    assert before.rows == after.rows
+    return before.bytes_per_row, after.bytes_per_row, after.rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=1000, help="trials of the disk benchmark")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        append = bench_append(200_000)
+        exit_us = bench_scope_exit(base / "exit", 2000)
+        checkpoint_ms = bench_checkpoint(base / "checkpoint", 100)
+        typical = bench_disk(base / "typical", args.trials, worst_case=False)
+        worst = bench_disk(base / "worst", args.trials, worst_case=True)
+
+    reference = append["bare value + time_ns() into two arrays"]
+    print("| measure | value | note |")
+    print("|---|---:|---|")
+    for name, ns in append.items():
+        print(f"| append: {name} | {ns:.0f} ns/value | {ns / reference:.2f}× the two-array loop |")
+    ratio = append["MetricBuffer valid + valid_at"] / append[BARE]
+    print(f"| append: MetricBuffer vs {BARE} | {ratio:.2f}× | the buffer also stores a stamp |")
+    for name, us in exit_us.items():
+        print(f"| {name}, split of 100 values | {us:.1f} µs | median; target < 100 µs |")
+    print(f"| checkpoint of one trial (240 values + events) | {checkpoint_ms:.2f} ms | median |")
+    for label, (before, after, n) in (("typical curves", typical), ("float64 noise", worst)):
+        print(f"| bytes/value, {label}, before compaction | {before:.2f} | {n:,} values |")
+        print(f"| bytes/value, {label}, after compaction | {after:.2f} | target ≤ 4 (typical) |")
+
+
+if __name__ == "__main__":
+    main()

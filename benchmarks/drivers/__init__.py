@@ -1,0 +1,1 @@
+"""One driver per tool: each runs the workload in a fresh process and prints JSON."""

@@ -1,0 +1,78 @@
+"""Several processes on one round: real subprocesses sharing a Parquet directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests._scopes import run_trial
+
+import arrowscope as asc
+from arrowscope import TrialStatus
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
+
+ONE_TRIAL = textwrap.dedent(
+    """
+    import sys, time
+    import arrowscope as asc
+    root = asc.Root.at(sys.argv[1])
+    with root.default_project() as p, p.default_client() as c, c.resume_last_round() as r:
+        r.with_optimizer(asc.RandomSearch(seed=None), asc.HyperparameterSpace({"x": asc.Uniform(0, 1)}))
+        with r.new_rvs_trial() as t, t.new_validation_split() as s:
+            s.with_n_epochs(1)
+            s.next_epoch()
+            time.sleep(float(sys.argv[2]))
+            with s.managed_metric("mse", False) as m:
+                m.add_valid_result(t.get_id() / 10)
+        print(t.get_id(), len(r))
+    """
+)
+
+
+def _spawn(directory: Path, sleep: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", ONE_TRIAL, str(directory), str(sleep)],
+        cwd=ROOT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_s29_concurrent_trials_get_distinct_ids(tmp_path: Path) -> None:
+    directory = tmp_path / "runs"
+    with asc.Root.at(directory).default_project() as p, p.default_client() as c:
+        with c.new_round("mse"):
+            pass
+    procs = [_spawn(directory, 0.5) for _ in range(3)]
+    outputs = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
+    ids = sorted(int(out.split()[0]) for out, _err in outputs)
+    assert ids == [0, 1, 2]
+    rnd = asc.Root.at(directory)["default_project"]["default_client"][0]
+    assert len(rnd) == 3
+    assert [t.get_status() for t in rnd] == [TrialStatus.SUCCESS] * 3
+    assert sorted(t[0]["mse"].get_valid_scores()[0] for t in rnd) == [0.0, 0.1, 0.2]
+    assert rnd.get_best_trial_id() == 0
+
+
+def test_a_second_process_resumes_the_round_and_sees_the_first_ones_trials(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "runs"
+    root = asc.Root.at(directory)
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"x": 0.5}, [0.75, 0.5])
+        run_trial(r, {"x": 0.25}, [0.25])
+    proc = _spawn(directory, 0.0)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    trial_id, seen = map(int, out.split())
+    assert (trial_id, seen) == (2, 3)
+    assert len(r) == 3
+    assert r[2].get_status() is TrialStatus.SUCCESS
+    assert r.get_best_trial_id() == 2
+    assert r[0].get_hyperparams() == {"x": 0.5}

@@ -1,0 +1,100 @@
+"""The seed's shared members: from_context, dummy, without_context, copy, append, flow."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from tests._scopes import open_root, run_split, run_trial, stub
+
+import arrowscope as asc
+from arrowscope import ScopedLocation, TrialStatus
+
+
+@pytest.fixture(params=["memory", "parquet"])
+def root(request: pytest.FixtureRequest, tmp_path: Path) -> asc.Root:
+    return open_root(str(request.param), tmp_path / "runs")
+
+
+@pytest.mark.parametrize(
+    ("cls", "location"),
+    [
+        (asc.Project, ("default_project",)),
+        (asc.Client, ("default_project", "default_client")),
+        (asc.Round, ("default_project", "default_client", 0)),
+        (asc.Trial, ("default_project", "default_client", 0, 0)),
+        (asc.TrialSplit, ("default_project", "default_client", 0, 0, 0)),
+        (asc.MetricResults, ("default_project", "default_client", 0, 0, 0, "main")),
+    ],
+)
+def test_dummy_builds_the_default_chain(cls: type, location: tuple[object, ...]) -> None:
+    scope = cls.dummy()  # type: ignore[attr-defined]
+    assert isinstance(scope, cls)
+    assert scope.location.as_tuple() == location
+    if cls is asc.Round:
+        assert scope.main_metric_name is None and len(scope) == 0
+    if cls is asc.Trial:
+        assert scope.get_status() is TrialStatus.PLANNED and scope.get_hyperparams() == {}
+
+
+def test_from_context_reads_without_writing(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"lr": 0.5}, [0.5])
+    loc = ScopedLocation("default_project", "default_client", 0)
+    rnd = asc.Round.from_context(root.context.at(loc))
+    assert isinstance(rnd, asc.Round) and len(rnd) == 1 and rnd.main_metric_name == "mse"
+    trial = asc.Trial.from_context(root.context.at(loc.child(0)))
+    assert trial.get_hyperparams() == {"lr": 0.5}
+    absent = asc.Client.from_context(root.context.at(loc.parent()))
+    assert len(absent) == 1
+    with pytest.raises(IndexError):
+        asc.Round.from_context(root.context.at(loc.parent().child(5)))
+
+
+def test_without_context_reads_but_refuses_writes(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {}, [0.5])
+    detached = r.without_context()
+    assert detached.get_best_trial_id() == 0 and len(detached) == 1
+    with pytest.raises(RuntimeError, match="detached"):
+        detached.with_metric("acc")
+    assert r.main_metric_name == "mse"
+
+
+def test_copy_append_parent_report_and_metric_results(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        first = run_trial(r, {"lr": 1}, [0.5])
+        clone = r.copy()
+        stub(clone, {"lr": 2})
+        assert clone._optimizer is not r._optimizer and clone.location == r.location
+        r.append(first)  # an existing id: the record is replaced
+        assert len(r) == 1 and r[0].get_hyperparams() == {"lr": 1}
+        assert r[0].get_status() is TrialStatus.SUCCESS
+        with pytest.raises(ValueError, match="skips"):
+            r.append(asc.TrialReport(r._reader, r.location.child(7)))
+        stub(r, {})
+        with r.new_rvs_trial() as t:
+            assert t.parent is r and t.parent.parent is c
+            s = run_split(t, [0.25, 0.5])
+            assert set(s.metric_results) == {"mse"}
+            assert list(s.metric_results["mse"]) == [0.25, 0.5]
+            assert isinstance(t.report, asc.TrialReport) and len(t.report) == 1
+    assert isinstance(r.report, asc.RoundReport) and r.report.get_best_trial_id() == 1
+
+
+def test_flow_logs_reach_the_scope_and_its_ancestors(
+    root: asc.Root, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="arrowscope.flow")
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"lr": 1}, [0.5])
+        with r.new_rvs_trial(continue_on_error=True) as t, t.new_validation_split():
+            raise ValueError("boom")
+    names = {record.name for record in caplog.records}
+    trial_logger = "arrowscope.flow.default_project.default_client.0.0"
+    assert trial_logger in names
+    assert any("best so far" in record.getMessage() for record in caplog.records)
+    assert any("boom" in record.getMessage() for record in caplog.records)
+    assert r.flow.name == "arrowscope.flow.default_project.default_client.0"
+    assert t.flow.parent is not None

@@ -19,8 +19,9 @@ ONE_TRIAL = textwrap.dedent(
     import sys, time
     import arrowscope as asc
     root = asc.Root.at(sys.argv[1])
+    space = asc.HyperparameterSpace({"x": asc.Uniform(0, 1)})
     with root.default_project() as p, p.default_client() as c, c.resume_last_round() as r:
-        r.with_optimizer(asc.RandomSearch(seed=None), asc.HyperparameterSpace({"x": asc.Uniform(0, 1)}))
+        r.with_optimizer(asc.RandomSearch(seed=None), space)
         with r.new_rvs_trial() as t, t.new_validation_split() as s:
             s.with_n_epochs(1)
             s.next_epoch()

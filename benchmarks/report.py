@@ -176,25 +176,34 @@ def _memory_gib() -> str:
     return "unknown"
 
 
-def _interpreter(python: str, packages: Sequence[str]) -> str:
-    """``Python x.y.z; pkg a.b, …`` as seen by ``python``."""
-    script = (
-        "import json, sys, importlib.metadata as m\n"
-        "def v(p):\n"
-        "    try: return m.version(p)\n"
-        "    except m.PackageNotFoundError: return 'not installed'\n"
-        f"print(json.dumps([sys.version.split()[0], {{p: v(p) for p in {list(packages)!r}}}]))"
-    )
+_VERSIONS_SCRIPT = """
+import importlib, importlib.metadata, json, sys
+def version(name):
     try:
-        out = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
-        version, found = json.loads(out.stdout)
+        module = importlib.import_module(name.lower())
+    except ImportError:
+        return "not installed"
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return f"{getattr(module, '__version__', '?')} (from {module.__file__})"
+print(json.dumps([sys.version.split()[0], {name: version(name) for name in sys.argv[1:]}]))
+"""
+
+
+def _interpreter(python: str, env: dict[str, str], packages: Sequence[str]) -> str:
+    """``Python x.y.z (path): pkg a.b, …`` as seen by ``python`` in ``env``."""
+    command = [python, "-c", _VERSIONS_SCRIPT, *packages]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+        version, found = json.loads(out.stdout.strip().splitlines()[-1])
     except (OSError, ValueError, subprocess.SubprocessError):
         return f"`{python}`: not runnable"
     listed = ", ".join(f"{name} {ver}" for name, ver in found.items())
     return f"Python {version} (`{python}`): {listed}"
 
 
-def render_header(pythons: dict[str, str | None]) -> str:
+def render_header(pythons: dict[str, tuple[str | None, dict[str, str]]]) -> str:
     """The machine and software description."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -205,15 +214,23 @@ def render_header(pythons: dict[str, str | None]) -> str:
         f"- CPU: {_cpu_model()}; {len(os.sched_getaffinity(0))} cores usable (nproc);"
         f" {_memory_gib()} RAM",
     ]
-    for role, python in pythons.items():
+    for role, (python, env) in pythons.items():
         label = "arrowscope, floor" if role == "main" else "peers"
-        text = _interpreter(python, PACKAGES[role]) if python else "not set up"
+        text = _interpreter(python, env, PACKAGES[role]) if python else "not set up"
         lines.append(f"- {label}: {text}")
     return "\n".join(lines)
 
 
-def render(sections: Sequence[Section], pythons: dict[str, str | None]) -> str:
-    """The whole markdown report."""
+def render(
+    sections: Sequence[Section], pythons: dict[str, tuple[str | None, dict[str, str]]]
+) -> str:
+    """The whole markdown report.
+
+    Args:
+        sections: one per size, in order.
+        pythons: role (``main``, ``peers``) → interpreter (None if missing) and the
+            environment its drivers run with.
+    """
     parts = [render_header(pythons)]
     parts += [render_section(section) for section in sections]
     parts.append("## Columns\n\n" + LEGEND)

@@ -5,7 +5,8 @@ process on an empty directory (deleted afterwards), with a timeout. Peers run
 with ``benchmarks/.venv-peers/bin/python`` (``setup_peers.sh`` creates it);
 arrowscope and the floor with the repository's ``.venv/bin/python`` (or this
 interpreter when there is none). A run that fails, times out or cannot start is
-reported in the table, and the others still run.
+reported in the table, and the others still run. arrowscope is imported from this
+checkout's ``src/`` (put first on ``PYTHONPATH``), whether or not it is installed.
 
 The markdown report goes to stdout and, with ``--out``, to a file; the file is
 written only when every arrowscope run succeeded, since its ratios are the point.
@@ -35,6 +36,7 @@ from workload import Workload
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
+SRC_DIR = REPO_DIR / "src"
 DRIVERS = BENCH_DIR / "drivers"
 PEERS_VENV = BENCH_DIR / ".venv-peers"
 # Scratch runs go on the repository's disk: /tmp may be a RAM disk, which would flatter
@@ -113,6 +115,17 @@ def install_failures() -> dict[str, str]:
     return failed
 
 
+def run_env(python: str) -> dict[str, str]:
+    """The environment of a driver: this checkout's ``src`` first for arrowscope and the floor.
+
+    The benchmark measures the arrowscope of this checkout, installed or not.
+    """
+    env = {**os.environ, **PEER_ENV}
+    if python == main_python():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), env.get("PYTHONPATH")]))
+    return env
+
+
 def parse_report(stdout: str) -> dict[str, Any] | None:
     """The last line of ``stdout`` that is a JSON object, if any."""
     for line in reversed(stdout.splitlines()):
@@ -134,7 +147,7 @@ def run_once(
     command = [python, str(DRIVERS / target.script), "--json", "--dir", directory]
     command += ["--backend", target.backend, "--mode", target.mode]
     command += [f"--T={workload.T}", f"--S={workload.S}", f"--E={workload.E}", f"--M={workload.M}"]
-    env = {**os.environ, **PEER_ENV}
+    env = run_env(python)
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=options.timeout, env=env, check=False
@@ -249,7 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with contextlib.suppress(OSError):
         options.workdir.rmdir()  # only if empty: the runs delete their own directories
-    text = report.render(sections, {"main": main_python(), "peers": peers_python()})
+    pythons = {"main": main_python(), "peers": peers_python()}
+    text = report.render(
+        sections, {role: (p, run_env(p) if p else {}) for role, p in pythons.items()}
+    )
     print(text)
     if options.raw:
         options.raw.write_text(json.dumps([s.results for s in sections], indent=1))

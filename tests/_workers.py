@@ -122,7 +122,23 @@ def count_loop(root: str, stop_file: str) -> None:
     repo.close()
 
 
-COMMANDS = {"crash-log": crash_log, "allocate-and-log": allocate_and_log, "count": count_loop}
+def exit_without_close(root: str) -> None:
+    """Flush one trial to the log, leave a second one staged, and exit without ``close``."""
+    repo = ParquetRepository(root, flush_interval=3600)
+    key = (PROJECT, CLIENT, repo.allocate(PROJECT, CLIENT))
+    log_trial(repo, key, 0)  # in the log only: flush_interval is an hour
+    buffer = repo.metric_buffer(key, 1, 0, METRICS[0])
+    buffer.valid.append(expected_value(1, 0, METRICS[0], "valid", 1))
+    buffer.valid_at.append(time.time_ns())  # staged, never flushed
+    print("exiting", flush=True)
+
+
+COMMANDS = {
+    "crash-log": crash_log,
+    "allocate-and-log": allocate_and_log,
+    "count": count_loop,
+    "exit-without-close": exit_without_close,
+}
 
 if __name__ == "__main__":
     COMMANDS[sys.argv[1]](*sys.argv[2:])

@@ -106,6 +106,21 @@ def test_kill_9_keeps_every_exited_trial_and_plain_duckdb_agrees(
     repo.close()
 
 
+def test_interpreter_exit_checkpoints_what_was_not_closed(data_dir: Path, spawn: Spawn) -> None:
+    proc = spawn("exit-without-close", data_dir)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out.strip() == "exiting"
+    assert not list(data_dir.rglob("log-*")), "exit left log segments"
+    assert not list((data_dir / "_writers").iterdir()), "exit left the writer lock"
+    with duckdb.connect() as con:
+        glob = str(data_dir / "metrics" / "**" / "*.parquet")
+        plain = con.sql(
+            f"SELECT trial, count(*) FROM read_parquet($glob, {HIVE}) GROUP BY ALL",
+            params={"glob": glob},
+        ).fetchall()
+    assert sorted(plain) == [(0, N_SPLITS * len(METRICS) * 2 * N_EPOCHS), (1, 1)]
+
+
 def _stream_bytes(batches: list[pa.RecordBatch]) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table_schema("metrics")) as writer:

@@ -12,6 +12,7 @@ import pytest
 from arrowscope.hyperparams import (
     Boolean,
     Choice,
+    HyperparameterOptimizer,
     HyperparameterSamples,
     HyperparameterSpace,
     LogNormal,
@@ -19,15 +20,10 @@ from arrowscope.hyperparams import (
     Normal,
     Quantized,
     RandInt,
+    RoundHistory,
     Uniform,
 )
-from arrowscope.optimizer import (
-    GridSearch,
-    HyperparameterOptimizer,
-    HyperparameterSamplerStub,
-    RandomSearch,
-    RoundHistory,
-)
+from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
 
 
 class ListHistory:

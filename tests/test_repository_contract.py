@@ -58,6 +58,7 @@ def as_us(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
 
 
 def test_metric_rows_read_back_exactly_before_and_after_flush(repository: Repository) -> None:
+    assert isinstance(repository, Repository)
     expected = log_values(repository, KEY, trial=0, split=0, metric="acc", n=5)
     expected += log_values(repository, KEY, trial=0, split=1, metric="loss", n=3)
     assert metric_rows(repository) == as_us(expected)  # read your writes, unflushed

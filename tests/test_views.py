@@ -13,8 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from _rounds import REPOSITORIES, Clock, RoundWriter, publish, split
 
+from _rounds import REPOSITORIES, Clock, RoundWriter, publish, split
 from arrowscope.query import VIEWS, QuerySession
 from arrowscope.store import Repository
 

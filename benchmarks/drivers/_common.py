@@ -27,7 +27,7 @@ import sys
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -246,24 +246,22 @@ def _print(report: dict[str, Any], as_json: bool) -> None:
         print(f"{key:>16}: {value}")
 
 
-def main(
-    tool: str, factory: Callable[[argparse.Namespace], Bench], args: argparse.Namespace
-) -> int:
+def main(driver: type[Bench], args: argparse.Namespace) -> int:
     """Run one driver in this process and print its report; return the exit status.
 
     Args:
-        tool: the tool's name, reported even when ``factory`` fails.
-        factory: builds the driver (and imports the tool: import errors are reported).
+        driver: the ``Bench`` subclass; its constructor imports the tool, so that an
+            import error is reported like any other failure.
         args: the parsed command line (``parse_args``).
     """
-    report: dict[str, Any] = {"tool": tool, "backend": args.backend, "mode": args.mode}
+    report: dict[str, Any] = {"tool": driver.tool, "backend": args.backend, "mode": args.mode}
     report.update(T=args.T, S=args.S, E=args.E, M=args.M)
     watch = _Stopwatch(report)
     status = 0
     with stdout_to_stderr():
         try:
             with watch.time("import", "import_s"):
-                bench = factory(args)
+                bench = driver(args)
             report["mode"] = bench.mode
             if bench.note:
                 report["note"] = bench.note

@@ -159,4 +159,4 @@ class FloorBench(Bench):
 
 
 if __name__ == "__main__":
-    sys.exit(main("floor", FloorBench, parse_args(__doc__ or "", ["parquet"])))
+    sys.exit(main(FloorBench, parse_args(__doc__ or "", ["parquet"])))

@@ -157,4 +157,4 @@ def _typed(params: dict[str, str]) -> Hyperparams:
 
 
 if __name__ == "__main__":
-    sys.exit(main("mlflow", MlflowBench, parse_args(__doc__ or "", ["sqlite"], MODES)))
+    sys.exit(main(MlflowBench, parse_args(__doc__ or "", ["sqlite"], MODES)))

@@ -138,4 +138,4 @@ class NeuraxleBench(Bench):
 
 
 if __name__ == "__main__":
-    sys.exit(main("neuraxle", NeuraxleBench, parse_args(__doc__ or "", BACKENDS)))
+    sys.exit(main(NeuraxleBench, parse_args(__doc__ or "", BACKENDS)))

@@ -123,4 +123,4 @@ class OptunaBench(Bench):
 
 
 if __name__ == "__main__":
-    sys.exit(main("optuna", OptunaBench, parse_args(__doc__ or "", BACKENDS)))
+    sys.exit(main(OptunaBench, parse_args(__doc__ or "", BACKENDS)))

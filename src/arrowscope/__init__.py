@@ -22,7 +22,6 @@ from __future__ import annotations
 from arrowscope.aggregates import (
     AutoMLContext,
     Client,
-    HyperparameterOptimizer,
     MetricResults,
     Project,
     Root,
@@ -40,6 +39,7 @@ from arrowscope.errors import (
 from arrowscope.hyperparams import (
     Boolean,
     Choice,
+    HyperparameterOptimizer,
     HyperparameterSamples,
     HyperparameterSpace,
     LogNormal,

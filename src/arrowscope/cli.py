@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -114,7 +115,10 @@ def cmd_curves(args: argparse.Namespace) -> int:
         from arrowscope.plots import plot_learning_curves
 
         figure = plot_learning_curves(curves.pl(), title=f"{label}, trial {args.trial}")
-        figure.savefig(args.png)
+        with warnings.catch_warnings():
+            # A name in a script the default font lacks draws as boxes; not worth a warning.
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            figure.savefig(args.png)
         print(f"wrote {args.png}")
     return EXIT_OK
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from arrowscope.hyperparams import (
     Boolean,
@@ -38,6 +38,7 @@ from arrowscope.hyperparams import (
     Normal,
     Quantized,
     RandInt,
+    RoundHistory,
     Scalar,
     Uniform,
 )
@@ -49,41 +50,6 @@ logger = logging.getLogger(__name__)
 _STD_OFFSETS = (1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 0.25, -0.25, 2.5, -2.5)
 # How far from the mean an unbounded side is represented, in std units.
 _UNBOUNDED_SPAN = 4.0
-
-
-class RoundHistory(Protocol):
-    """What an optimizer may read from the round it proposes a trial for.
-
-    Every method covers the earlier trials of the round only (any status, id order).
-    """
-
-    def __len__(self) -> int:
-        """The number of earlier trials."""
-        ...
-
-    def get_all_hyperparams(
-        self, as_flat: bool = True, use_wildcards: bool = False
-    ) -> Sequence[Mapping[str, Any]]:
-        """One hyperparameter mapping per earlier trial (flat ``__`` keys when ``as_flat``)."""
-        ...
-
-    def list_successful_avg_validation_scores(self) -> Sequence[float | None]:
-        """The main metric's score of each SUCCESS trial, in id order (``None`` if unscored)."""
-        ...
-
-    def is_higher_score_better(self, metric_name: str | None = None) -> bool:
-        """The direction of ``metric_name`` (default: the main metric)."""
-        ...
-
-
-class HyperparameterOptimizer(Protocol):
-    """Proposes the hyperparameters of the next trial of a round."""
-
-    def find_next_best_hyperparams(
-        self, round_report: RoundHistory, hp_space: HyperparameterSpace
-    ) -> HyperparameterSamples:
-        """Return the next trial's hyperparameters, one value per flat key of ``hp_space``."""
-        ...
 
 
 class HyperparameterSamplerStub:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.metric import MetricResults
-from arrowscope.aggregates.round import HyperparameterOptimizer, Round
+from arrowscope.aggregates.round import Round
 from arrowscope.aggregates.split import TrialSplit
 from arrowscope.aggregates.tree import Client, Project, Root
 from arrowscope.aggregates.trial import Trial
@@ -12,7 +12,6 @@ from arrowscope.aggregates.trial import Trial
 __all__ = [
     "AutoMLContext",
     "Client",
-    "HyperparameterOptimizer",
     "MetricResults",
     "Project",
     "Root",

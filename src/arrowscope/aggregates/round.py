@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from arrowscope.aggregates._scope import Managed, ScopeMembers
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.metric import self_reader
 from arrowscope.aggregates.trial import Trial
 from arrowscope.errors import ScopeClosedError
-from arrowscope.hyperparams import HyperparameterSamples, HyperparameterSpace
+from arrowscope.hyperparams import (
+    HyperparameterOptimizer,
+    HyperparameterSamples,
+    HyperparameterSpace,
+)
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus, validate_name
 from arrowscope.reports import RoundReport, TrialReport
 from arrowscope.reports._base import best_of, parse_hyperparams, parse_status
@@ -19,14 +23,6 @@ from arrowscope.reports.trial import TrialSnapshot
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.tree import Client
-
-
-class HyperparameterOptimizer(Protocol):
-    """What a round needs from an optimizer: the next hyperparameters to try."""
-
-    def find_next_best_hyperparams(
-        self, round_report: Any, hp_space: HyperparameterSpace
-    ) -> HyperparameterSamples: ...
 
 
 class Round(ScopeMembers, RoundReport):

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import numbers
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -98,7 +97,9 @@ class MetricCallback:
         self.pass_context_to_metric_function = pass_context_to_metric_function
 
     def __repr__(self) -> str:
-        return f"MetricCallback({self.name!r}, higher_score_is_better={self.higher_score_is_better})"
+        return (
+            f"MetricCallback({self.name!r}, higher_score_is_better={self.higher_score_is_better})"
+        )
 
     def call(
         self,
@@ -115,8 +116,12 @@ class MetricCallback:
                 metric.add_valid_result(valid)
         if self.log_metrics:
             logger.debug(
-                "%s epoch %s: %s train=%s valid=%s", split.location, split.epoch, self.name,
-                train, valid,
+                "%s epoch %s: %s train=%s valid=%s",
+                split.location,
+                split.epoch,
+                self.name,
+                train,
+                valid,
             )
         return is_finished_and_fitted
 
@@ -127,7 +132,7 @@ class MetricCallback:
         return self.fn(evaluation.y_true, evaluation.y_pred)
 
 
-def ScoringCallback(  # noqa: N802 -- the seed API's class name
+def ScoringCallback(
     fn: Callable[..., float],
     name: str = "main",
     higher_score_is_better: bool = True,
@@ -213,12 +218,10 @@ class EarlyStoppingCallback:
     """
 
     def __init__(self, patience: int, metric_name: str | None = None) -> None:
-        if not isinstance(patience, numbers.Integral) or isinstance(patience, bool):
+        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 1:
             raise ValueError(f"EarlyStoppingCallback(patience={patience!r}): expected an int >= 1")
-        if patience < 1:
-            raise ValueError(f"EarlyStoppingCallback(patience={patience!r}): expected an int >= 1")
-        self.patience = int(patience)
-        self.metric_name = metric_name
+        self.patience: int = patience
+        self.metric_name: str | None = metric_name
 
     def __repr__(self) -> str:
         return f"EarlyStoppingCallback({self.patience}, metric_name={self.metric_name!r})"

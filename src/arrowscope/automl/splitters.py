@@ -336,5 +336,5 @@ def _is_real(value: object) -> bool:
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool)
-        and math.isfinite(float(value))  # type: ignore[arg-type]
+        and math.isfinite(float(value))
     )

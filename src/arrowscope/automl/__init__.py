@@ -1,0 +1,53 @@
+"""The search loop around the scopes: AutoML, trainers, splitters and callbacks.
+
+``AutoML`` runs a hyperparameter search either over a user objective
+``objective(split, hyperparams, train, valid)`` or over a small pipeline object
+(``set_hyperparams``, ``get_hyperparams_space``, ``fit``, ``predict``), writing every
+trial, split and metric value through the scopes of :mod:`arrowscope`.
+"""
+
+from __future__ import annotations
+
+from arrowscope.automl.callbacks import (
+    Callback,
+    CallbackList,
+    EarlyStoppingCallback,
+    Evaluation,
+    IfBestScore,
+    IfLastStep,
+    MetricCallback,
+    ScoringCallback,
+)
+from arrowscope.automl.progress import ProgressLine
+from arrowscope.automl.runner import AutoML, AutoMLResult
+from arrowscope.automl.splitters import (
+    AnchoredWalkForwardTimeSeriesCrossValidationSplitter,
+    KFoldCrossValidationSplitter,
+    Splitter,
+    ValidationSplitter,
+    WalkForwardTimeSeriesCrossValidationSplitter,
+)
+from arrowscope.automl.trainer import Objective, ObjectiveTrainer, Pipeline, Trainer
+
+__all__ = [
+    "AnchoredWalkForwardTimeSeriesCrossValidationSplitter",
+    "AutoML",
+    "AutoMLResult",
+    "Callback",
+    "CallbackList",
+    "EarlyStoppingCallback",
+    "Evaluation",
+    "IfBestScore",
+    "IfLastStep",
+    "KFoldCrossValidationSplitter",
+    "MetricCallback",
+    "Objective",
+    "ObjectiveTrainer",
+    "Pipeline",
+    "ProgressLine",
+    "ScoringCallback",
+    "Splitter",
+    "Trainer",
+    "ValidationSplitter",
+    "WalkForwardTimeSeriesCrossValidationSplitter",
+]

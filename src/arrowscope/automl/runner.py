@@ -1,0 +1,440 @@
+"""``AutoML``: a hyperparameter search over a round, with no ML framework needed.
+
+The loop (SPEC §4.1–4.2) opens ``project › client › round``, gives the round the
+optimizer and the space, then runs ``n_trials`` times, as a plain loop::
+
+    with round.new_rvs_trial(continue_loop_on_error) as trial:
+        <train every fold of the data, one validation split each>
+
+and finally, when ``refit_best_trial`` is set, retrains the best trial on all of the
+data in its retrain split (-1) through ``round.refitting_best_trial()``. The round
+calls the optimizer once per trial, with a report of every earlier trial.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from arrowscope.aggregates import Root, Round, Trial
+from arrowscope.aggregates.round import HyperparameterOptimizer
+from arrowscope.automl.callbacks import Callback, MetricCallback
+from arrowscope.automl.progress import ProgressLine
+from arrowscope.automl.splitters import Splitter
+from arrowscope.automl.trainer import ObjectiveTrainer, Trainer, unpack_xy
+from arrowscope.hyperparams import HyperparameterSamples, HyperparameterSpace
+from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT
+from arrowscope.optimizer import GridSearch
+from arrowscope.reports import RoundReport
+
+__all__ = ["AutoML", "AutoMLResult"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AutoMLResult:
+    """What a :meth:`AutoML.fit` produced.
+
+    Attributes:
+        round_number: The round the trials were written to.
+        best_trial_number: The best trial (SUCCESS with a score; ties to the lowest id),
+            or None when no trial qualifies.
+        best_score: Its score for the main metric (mean over its splits), or None.
+        best_hyperparams: Its hyperparameters (empty when there is no best trial).
+        refitted: The refitted pipeline, or what the objective's refit call returned;
+            None without a refit.
+        report: A read-only report of the round.
+    """
+
+    round_number: int
+    best_trial_number: int | None
+    best_score: float | None
+    best_hyperparams: HyperparameterSamples
+    refitted: Any
+    report: RoundReport
+
+
+class _TrialTrainer(Protocol):
+    """What the loop needs from :class:`Trainer` and :class:`ObjectiveTrainer`."""
+
+    splitter: Splitter
+
+    def train_folds(
+        self, target: Any, folds: Sequence[tuple[Any, Any]], trial: Trial, /
+    ) -> None: ...
+
+    def refit(self, target: Any, data: Any, trial: Trial, /) -> Any: ...
+
+
+class AutoML:
+    """Searches hyperparameters by training a model on every fold, trial after trial.
+
+    Two forms, chosen from ``target``:
+
+    * **objective**: a callable ``objective(split, hyperparams, train, valid)`` that
+      trains one split and logs through ``split.managed_metric(...)``; it gets the
+      :class:`~arrowscope.TrialSplit` (with ``split.n_epochs`` set to ``epochs``), the
+      trial's hyperparameters and the fold's data (``valid`` is None on the retrain
+      split). ``space`` and ``main_metric`` are required; ``callbacks`` must be empty
+      (stop early from the objective with ``EarlyStoppingCallback.should_stop(split)``).
+    * **pipeline**: an object with ``set_hyperparams``, ``get_hyperparams_space``,
+      ``fit(x, y)`` and ``predict(x)`` (:class:`~arrowscope.automl.Pipeline`), trained on
+      ``data=(x, y)`` by a :class:`~arrowscope.automl.Trainer`: each split deep-copies
+      it, then fits once per epoch. ``callbacks`` must start with a
+      :class:`~arrowscope.automl.MetricCallback`, whose name is the main metric unless
+      ``main_metric`` names another metric callback. ``space`` defaults to the
+      pipeline's space.
+
+    Defaults, and why:
+
+    * ``optimizer``: ``GridSearch(expected_n_trials=n_trials)`` as in SPEC §4.1: it is
+      deterministic, so running the same search twice proposes the same trials. Its
+      grid of a continuous range is a few points around the mean, which suits linear
+      ranges; for log-scaled ranges pass ``RandomSearch(seed)``.
+    * ``n_trials``: None means ``GridSearch.estimate_ideal_n_trials(space)``; 0 runs no
+      trial (useful with ``start_new_round=False`` to only refit).
+    * ``continue_loop_on_error=True``: a trial whose splits raise an ``Exception`` is
+      recorded FAILED and the search goes on (SPEC B37: the bare loop's default is
+      False, AutoML's is True). An error outside the splits, ``SystemError``,
+      ``EOFError``, ``KeyboardInterrupt`` and ``SystemExit`` still stop the search.
+    * ``refit_best_trial=True``: after the trials, the best one is retrained on all of
+      the data in its retrain split (-1); skipped, with a warning, when no trial
+      succeeded with a score. A failing refit raises and leaves the trial's status.
+    * ``start_new_round=True``: every ``fit`` writes a new round; False resumes the
+      client's last round (and sets its main metric).
+    * ``root``: a :class:`~arrowscope.Root`, or a directory opened with ``Root.at``;
+      None opens ``Root.vanilla()`` (``$ARROWSCOPE_DIR`` or ``./arrowscope-runs``) at
+      the first ``fit``.
+    * ``show_progress=True``: a progress line on stderr, only when it is a terminal.
+
+    Args:
+        target: The objective or the pipeline.
+        space: The hyperparameter space (a ``HyperparameterSpace`` or a mapping).
+        root: Where the search is written.
+        project_name: The project of the round.
+        client_name: The client of the round.
+        optimizer: Proposes each trial's hyperparameters.
+        n_trials: Trials per ``fit``.
+        epochs: Epochs per split, an int >= 1.
+        splitter: Cuts the data into folds; ``ValidationSplitter(0.2)`` by default.
+        main_metric: The metric that ranks trials.
+        higher_score_is_better: The main metric's direction, for the progress line;
+            None takes it from the logged metric. A pipeline's metric callback decides it.
+        callbacks: Epoch callbacks of the pipeline form.
+        continue_loop_on_error: Record failing trials and go on.
+        refit_best_trial: Retrain the best trial on all of the data after the search.
+        start_new_round: Write a new round (True) or resume the last one (False).
+        show_progress: Draw the progress line when stderr is a terminal.
+
+    Raises:
+        TypeError: ``target`` is neither a pipeline nor a callable.
+        ValueError: An option is invalid for the form (the message names it).
+
+    Example (objective form):
+        >>> import numpy as np
+        >>> import arrowscope as asc
+        >>> from arrowscope.automl import AutoML, KFoldCrossValidationSplitter
+        >>> def objective(split, hps, train, valid):
+        ...     for _ in range(split.n_epochs):
+        ...         split.next_epoch()
+        ...         with split.managed_metric("mse", higher_score_is_better=False) as m:
+        ...             m.add_train_result(float(np.mean((train - hps["a"]) ** 2)))
+        ...             if valid is not None:
+        ...                 m.add_valid_result(float(np.mean((valid - hps["a"]) ** 2)))
+        >>> automl = AutoML(objective, {"a": asc.Uniform(0.0, 2.0)}, root=asc.Root.in_memory(),
+        ...                 main_metric="mse", n_trials=5, epochs=2, optimizer=asc.RandomSearch(0),
+        ...                 splitter=KFoldCrossValidationSplitter(2))
+        >>> result = automl.fit(np.ones(10))
+        >>> result.best_trial_number is not None, len(result.report)
+        (True, 5)
+
+    Example (pipeline form):
+        >>> from arrowscope.automl import MetricCallback
+        >>> class Shifted:
+        ...     shift, value = 0.0, 0.0
+        ...     def get_hyperparams_space(self):
+        ...         return asc.HyperparameterSpace({"shift": asc.Choice([-1.0, 0.0, 1.0])})
+        ...     def set_hyperparams(self, hps):
+        ...         self.shift = hps["shift"]
+        ...         return self
+        ...     def fit(self, x, y):
+        ...         self.value = float(np.mean(y)) + self.shift
+        ...         return self
+        ...     def predict(self, x):
+        ...         return np.full(len(x), self.value)
+        >>> mse = MetricCallback("mse", lambda y, p: float(np.mean((y - p) ** 2)), False)
+        >>> automl = AutoML(Shifted(), root=asc.Root.in_memory(), callbacks=[mse], n_trials=3)
+        >>> result = automl.fit((np.arange(10.0), np.full(10, 2.0)))
+        >>> result.best_hyperparams["shift"], automl.predict(np.zeros(2)).tolist()
+        (0.0, [2.0, 2.0])
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        space: HyperparameterSpace | Mapping[str, Any] | None = None,
+        *,
+        root: Root | str | os.PathLike[str] | None = None,
+        project_name: str = DEFAULT_PROJECT,
+        client_name: str = DEFAULT_CLIENT,
+        optimizer: HyperparameterOptimizer | None = None,
+        n_trials: int | None = None,
+        epochs: int = 1,
+        splitter: Splitter | None = None,
+        main_metric: str | None = None,
+        higher_score_is_better: bool | None = None,
+        callbacks: Iterable[Callback] = (),
+        continue_loop_on_error: bool = True,
+        refit_best_trial: bool = True,
+        start_new_round: bool = True,
+        show_progress: bool = True,
+    ) -> None:
+        callbacks = list(callbacks)
+        self.target = target
+        self.is_pipeline = is_pipeline(target)
+        if self.is_pipeline:
+            self.space = _as_space(target.get_hyperparams_space() if space is None else space)
+            metric = _pipeline_metric(callbacks, main_metric, higher_score_is_better)
+            self.main_metric: str = metric[0]
+            self.higher_score_is_better: bool | None = metric[1]
+            self.trainer: _TrialTrainer = Trainer(callbacks, epochs, splitter)
+        else:
+            self.main_metric = _check_objective(target, space, main_metric, callbacks)
+            self.higher_score_is_better = higher_score_is_better
+            self.space = _as_space(space)
+            self.trainer = ObjectiveTrainer(epochs, splitter)
+        self.n_trials = _n_trials(n_trials, self.space)
+        self.optimizer = optimizer if optimizer is not None else GridSearch(self.n_trials)
+        self.root, self.project_name, self.client_name = root, project_name, client_name
+        self.continue_loop_on_error = continue_loop_on_error
+        self.refit_best_trial = refit_best_trial
+        self.start_new_round = start_new_round
+        self.show_progress = show_progress
+        self._opened: Root | None = None
+        self._round_number: int | None = None
+        self._refitted: Any = None
+
+    # -- running -------------------------------------------------------------------
+    def fit(self, data: Any) -> AutoMLResult:
+        """Run ``n_trials`` trials on ``data``, then refit the best one (if set).
+
+        Args:
+            data: What the splitter cuts: ``(x, y)`` for a pipeline; anything the
+                splitter accepts for an objective (arrays, sequences, tuples of them).
+
+        Returns:
+            The round's best trial, the refitted model and a report.
+
+        Raises:
+            Exception: A trial's error when ``continue_loop_on_error`` is False (or
+                when it escapes its splits), or the refit's error.
+        """
+        if self.is_pipeline:
+            unpack_xy(data, "input")
+        folds = self.trainer.splitter.split(data) if self.n_trials else []
+        root = self._root()
+        with root.get_project(self.project_name) as project:
+            with project.get_client(self.client_name) as client:
+                with client.optim_round(self.start_new_round, self.main_metric) as rnd:
+                    self._round_number = rnd.round_number
+                    rnd.with_optimizer(self.optimizer, self.space)
+                    self._run_trials(rnd, folds)
+                    self._refitted = self._refit(rnd, data) if self.refit_best_trial else None
+                    result = self._result(rnd)
+        return result
+
+    def _run_trials(self, rnd: Round, folds: Sequence[tuple[Any, Any]]) -> None:
+        progress = ProgressLine(self.n_trials, enabled=None if self.show_progress else False)
+        try:
+            for _ in range(self.n_trials):
+                with rnd.new_rvs_trial(self.continue_loop_on_error) as trial:
+                    self.trainer.train_folds(self.target, folds, trial)
+                higher = self.higher_score_is_better
+                progress.trial_done(
+                    trial.trial_number,
+                    trial.get_status(),
+                    trial.running_score(),
+                    trial.running_direction() if higher is None else higher,
+                )
+        finally:
+            progress.close()
+
+    def _refit(self, rnd: Round, data: Any) -> Any:
+        if rnd.get_best_trial_id() is None:
+            logger.warning(
+                "round %s: no SUCCESS trial has a %r score, so there is nothing to refit",
+                rnd.location,
+                self.main_metric,
+            )
+            return None
+        with rnd.refitting_best_trial() as trial:
+            return self.trainer.refit(self.target, data, trial)
+
+    def _result(self, rnd: Round) -> AutoMLResult:
+        best = rnd.best_result_summary()
+        scored = best is not None and best[0] is not None
+        if scored and self.higher_score_is_better is not None:
+            logged = rnd.is_higher_score_better()
+            if logged != self.higher_score_is_better:
+                logger.warning(
+                    "metric %r was logged with higher_score_is_better=%s, but AutoML was "
+                    "given %s: the round ranks trials by the logged direction",
+                    self.main_metric,
+                    logged,
+                    self.higher_score_is_better,
+                )
+        return AutoMLResult(
+            round_number=rnd.round_number,
+            best_trial_number=best[1] if best is not None and scored else None,
+            best_score=best[0] if best is not None else None,
+            best_hyperparams=HyperparameterSamples(best[3] if best is not None and scored else {}),
+            refitted=self._refitted,
+            report=rnd.report,
+        )
+
+    # -- after fit -----------------------------------------------------------------
+    @property
+    def round_number(self) -> int:
+        """The round of the last ``fit``; before any, the round ``fit`` would resume.
+
+        Raises:
+            ValueError: No ``fit`` ran yet and ``start_new_round`` is set (the round
+                does not exist yet).
+        """
+        if self._round_number is not None:
+            return self._round_number
+        if self.start_new_round:
+            raise ValueError(
+                "AutoML.round_number: fit() has not run, and with start_new_round=True it "
+                "will create a new round; call fit() first"
+            )
+        try:
+            client = self._root()[self.project_name][self.client_name]
+        except KeyError:
+            return 0
+        return max(0, len(client) - 1)
+
+    @property
+    def report(self) -> RoundReport:
+        """A fresh read-only report of the round (reloaded from the store)."""
+        number = self.round_number
+        report: RoundReport = self._root()[self.project_name][self.client_name][number].report
+        return report
+
+    @property
+    def refitted(self) -> Any:
+        """The model refitted by the last ``fit``, or None."""
+        return self._refitted
+
+    def predict(self, x: Any) -> Any:
+        """Predict with the refitted pipeline.
+
+        Raises:
+            ValueError: Nothing was refitted (objective form, ``refit_best_trial=False``,
+                or no ``fit`` yet).
+        """
+        if not self.is_pipeline or self._refitted is None:
+            raise ValueError(
+                "AutoML.predict needs a refitted pipeline: use the pipeline form with "
+                "refit_best_trial=True, and call fit() first"
+            )
+        return self._refitted.predict(x)
+
+    def to_force_refit_best_trial(self) -> AutoML:
+        """A copy that runs no trial: it resumes the last round and only refits its best."""
+        clone = copy.copy(self)
+        clone.n_trials, clone.start_new_round, clone.refit_best_trial = 0, False, True
+        clone._round_number, clone._refitted = None, None
+        return clone
+
+    def _root(self) -> Root:
+        root = self.root
+        if isinstance(root, Root):
+            return root
+        if self._opened is None:
+            self._opened = Root.vanilla() if root is None else Root.at(root)
+        return self._opened
+
+
+# -- configuration ---------------------------------------------------------------------
+def is_pipeline(target: object) -> bool:
+    """Whether ``target`` has the pipeline methods (else it must be an objective)."""
+    methods = ("set_hyperparams", "get_hyperparams_space", "fit", "predict")
+    return all(callable(getattr(target, name, None)) for name in methods)
+
+
+def _as_space(space: HyperparameterSpace | Mapping[str, Any] | None) -> HyperparameterSpace:
+    if isinstance(space, HyperparameterSpace):
+        return space
+    if isinstance(space, Mapping):
+        return HyperparameterSpace(space)
+    raise TypeError(
+        f"the hyperparameter space must be a HyperparameterSpace or a mapping, not {space!r}"
+    )
+
+
+def _pipeline_metric(
+    callbacks: list[Callback], main_metric: str | None, higher: bool | None
+) -> tuple[str, bool]:
+    """The main metric and its direction, from the pipeline's metric callbacks."""
+    if not callbacks or not isinstance(callbacks[0], MetricCallback):
+        first = repr(callbacks[0]) if callbacks else "none"
+        raise ValueError(
+            "the pipeline form needs callbacks starting with a MetricCallback (it scores "
+            f"the predictions and names the main metric); the first callback is {first}"
+        )
+    metrics = {c.name: c for c in callbacks if isinstance(c, MetricCallback)}
+    name = callbacks[0].name if main_metric is None else main_metric
+    if name not in metrics:
+        raise ValueError(
+            f"main_metric={main_metric!r} is not computed by any MetricCallback; "
+            f"they compute {sorted(metrics)}"
+        )
+    chosen = metrics[name].higher_score_is_better
+    if higher is not None and higher != chosen:
+        raise ValueError(
+            f"higher_score_is_better={higher} contradicts MetricCallback({name!r}), "
+            f"which has higher_score_is_better={chosen}"
+        )
+    return name, chosen
+
+
+def _check_objective(
+    target: object, space: object, main_metric: str | None, callbacks: list[Callback]
+) -> str:
+    """The objective form's main metric, once its options are checked."""
+    if not callable(target):
+        raise TypeError(
+            f"AutoML needs an objective(split, hyperparams, train, valid) or a pipeline with "
+            f"set_hyperparams, get_hyperparams_space, fit and predict; got {target!r}"
+        )
+    if space is None:
+        raise ValueError("the objective form needs a space: AutoML(objective, space, ...)")
+    if main_metric is None:
+        raise ValueError(
+            "the objective form needs main_metric: the name of the metric the objective "
+            "logs with split.managed_metric(name, ...) that ranks the trials"
+        )
+    if callbacks:
+        raise ValueError(
+            f"callbacks={callbacks!r}: epoch callbacks need predictions, so they only run in "
+            "the pipeline form; in an objective, stop early with "
+            "EarlyStoppingCallback(n).should_stop(split)"
+        )
+    return main_metric
+
+
+def _n_trials(n_trials: int | None, space: HyperparameterSpace) -> int:
+    if n_trials is None:
+        return GridSearch.estimate_ideal_n_trials(space)
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0:
+        raise ValueError(
+            f"n_trials={n_trials!r}: expected an int >= 0, or None for an estimate from "
+            "the size of the space"
+        )
+    return n_trials

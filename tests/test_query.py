@@ -1,0 +1,290 @@
+"""``arrowscope.query``: connecting, snapshots and refresh, file lists, bound parameters."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from _rounds import REPOSITORIES, Clock, PartsRepository, RoundWriter, publish, split
+from arrowscope import query
+from arrowscope.errors import ArrowscopeError
+from arrowscope.query import QueryError, QuerySession, connect, refresh
+from arrowscope.schema import schemas_dir
+from arrowscope.store import InMemoryRepository, Repository
+
+
+def count(con: duckdb.DuckDBPyConnection, view: str) -> int:
+    ((n,),) = con.sql(f"select count(*) from {view}").fetchall()
+    return int(n)
+
+
+# -- connect -------------------------------------------------------------------------
+def test_connect_to_a_missing_directory_says_how_to_create_one(tmp_path: Path) -> None:
+    missing = tmp_path / "no such runs"
+    with pytest.raises(FileNotFoundError, match="no such runs") as info:
+        connect(missing)
+    assert "Root.at(" in str(info.value)
+    with pytest.raises(FileNotFoundError):
+        connect(str(missing))
+
+
+def test_connect_to_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "runs.txt"
+    path.write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"runs\.txt"):
+        connect(path)
+
+
+def test_connect_refuses_other_objects() -> None:
+    with pytest.raises(TypeError, match="Repository"):
+        connect(42)
+
+
+def test_connect_gives_every_view() -> None:
+    con = connect(InMemoryRepository())
+    assert isinstance(con, duckdb.DuckDBPyConnection)
+    names = {r[0] for r in con.sql("select view_name from duckdb_views()").fetchall()}
+    assert set(query.VIEWS) | {"catalog"} <= names
+    for view in (*query.VIEWS, "catalog"):
+        assert count(con, view) == 0
+
+
+def test_connect_accepts_an_object_with_a_repository() -> None:
+    class Scope:
+        def __init__(self, repository: Repository) -> None:
+            self.repository = repository
+
+    repo = InMemoryRepository()
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    con = connect(Scope(repo))
+    assert count(con, "trials") == 1
+    assert query.session_of(con).repository is repo
+
+
+@pytest.mark.skipif("parquet" not in REPOSITORIES, reason="ParquetRepository not available")
+def test_connect_to_a_data_directory(tmp_path: Path) -> None:
+    repo = REPOSITORIES["parquet"](tmp_path)
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    repo.close()
+    con = connect(repo.location)
+    assert con.sql("select trial, score from trials").fetchall() == [(0, 0.5)]
+
+
+# -- snapshots and refresh ---------------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(REPOSITORIES))
+def test_a_connection_is_a_snapshot_until_refreshed(kind: str, tmp_path: Path) -> None:
+    repo: Repository = REPOSITORIES[kind](tmp_path)
+    rnd = RoundWriter(repo)
+    rnd.trial(0, {}, [split([0.5])])
+    publish(repo)
+    con = connect(repo)
+    rnd.trial(1, {}, [split([0.25])])  # pending: not flushed
+    assert count(con, "trials") == 1
+    assert refresh(con) is con
+    assert count(con, "trials") == 2
+    publish(repo)
+    refresh(con)
+    assert con.sql("select trial, score from trials").fetchall() == [(0, 0.5), (1, 0.25)]
+
+
+def test_refresh_needs_a_connection_from_connect() -> None:
+    with pytest.raises(ValueError, match=r"arrowscope\.connect"):
+        refresh(duckdb.connect())
+
+
+def test_parts_and_pending_rows_are_never_seen_twice(tmp_path: Path) -> None:
+    repo = PartsRepository(tmp_path / "runs")
+    rnd = RoundWriter(repo)
+    rnd.trial(0, {}, [split([0.5, 0.25])])
+    publish(repo)
+    rnd.trial(1, {}, [split([0.75])])
+    assert repo.parquet_files("metrics") and repo.pending("metrics").num_rows == 2
+    con = connect(repo)
+    assert count(con, "metrics") == 6
+    assert con.sql("select trial, score from trials").fetchall() == [(0, 0.25), (1, 0.75)]
+
+
+def test_the_parquet_view_is_repointed_only_when_the_files_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, int]] = []
+    original = QuerySession._point_parquet_view
+
+    def spy(self: QuerySession, table: str, files: tuple[str, ...]) -> None:
+        calls.append((table, len(files)))
+        original(self, table, files)
+
+    monkeypatch.setattr(QuerySession, "_point_parquet_view", spy)
+    repo = PartsRepository(tmp_path / "runs")
+    rnd = RoundWriter(repo)
+    session = QuerySession(repo)
+    assert calls == [("metrics", 0), ("events", 0), ("catalog", 0)]
+    rnd.trial(0, {}, [split([0.5])])
+    session.refresh()
+    assert len(calls) == 3  # only pending rows changed
+    assert session.fetch("select count(*) from trials").fetchall() == [(1,)]
+    publish(repo)
+    session.refresh()
+    assert calls[3:] == [("metrics", 1), ("events", 1), ("catalog", 1)]
+
+
+def test_a_part_removed_by_compaction_is_listed_again(tmp_path: Path) -> None:
+    repo = PartsRepository(tmp_path / "runs")
+    rnd = RoundWriter(repo)
+    rnd.trial(0, {}, [split([0.5])])
+    publish(repo)
+    rnd.trial(1, {}, [split([0.25])])
+    publish(repo)
+    session = QuerySession(repo)
+    assert repo.compact() > 0  # the listed parts are gone
+    found = session.fetch("select trial, score from trials").fetchall()
+    assert found == [(0, 0.5), (1, 0.25)]
+
+
+def test_refresh_lists_again_when_a_listed_part_vanished(tmp_path: Path) -> None:
+    class Stale(PartsRepository):
+        stale = 2  # listings that still name a removed part
+
+        def parquet_files(self, table: str) -> list[str]:
+            files = super().parquet_files(table)
+            if self.stale > 0 and table == "metrics":
+                self.stale -= 1
+                return [*files, str(self.root / "metrics" / "gone.parquet")]
+            return files
+
+    repo = Stale(tmp_path / "runs")
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    publish(repo)
+    session = QuerySession(repo)
+    assert session.fetch("select score from trials").fetchall() == [(0.5,)]
+
+    repo.stale = 100
+    with pytest.raises(QueryError, match=r"gone\.parquet"):
+        QuerySession(repo)
+
+
+# -- paths and names -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["runs[1]", "runs*", "runs?", "it's'); drop view metrics; --"])
+def test_paths_match_only_themselves(tmp_path: Path, name: str) -> None:
+    decoy = PartsRepository(tmp_path / "runs1" if "[" in name else tmp_path / "runsX")
+    RoundWriter(decoy, ("decoy", "c", 0)).trial(0, {}, [split([1.0])])
+    publish(decoy)
+    repo = PartsRepository(tmp_path / name)
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    publish(repo)
+    con = connect(repo)
+    assert con.sql("select project, trial, score from trials").fetchall() == [("p", 0, 0.5)]
+    definitions = con.sql("select sql from duckdb_views() where view_name = '_metrics_files'")
+    assert name not in definitions.fetchall()[0][0]
+
+
+def test_numeric_looking_names_stay_text(tmp_path: Path) -> None:
+    repo = PartsRepository(tmp_path / "runs")
+    RoundWriter(repo, ("123", "007", 4)).trial(0, {}, [split([0.5])])
+    publish(repo)
+    con = connect(repo)
+    assert con.sql("select project, client, round from rounds").fetchall() == [("123", "007", 4)]
+    assert con.sql("select typeof(project), typeof(round) from metrics limit 1").fetchall() == [
+        ("VARCHAR", "INTEGER")
+    ]
+
+
+# -- running queries ----------------------------------------------------------------------------
+@pytest.fixture
+def session() -> QuerySession:
+    repo = InMemoryRepository()
+    clock = Clock()
+    RoundWriter(repo, ("it's", '"q"', 0), clock=clock).trial(0, {"lr": 0.5}, [split([0.5])])
+    RoundWriter(repo, ("it's", '"q"', 1), clock=clock).trial(0, {"lr": 0.25}, [split([0.25])])
+    return QuerySession(repo)
+
+
+def test_run_binds_named_parameters(session: QuerySession) -> None:
+    result = session.run("cli_trial", project="it's", client='"q"', round=1, trial=0)
+    assert [(r[3], r[6]) for r in result.fetchall()] == [(0, 0.25)]
+    injected = session.run("cli_trial", project="x' or '1'='1", client='"q"', round=1, trial=0)
+    assert len(injected) == 0
+
+
+def test_run_checks_its_parameters(session: QuerySession) -> None:
+    with pytest.raises(QueryError, match="trial"):
+        session.run("cli_trial", project="it's", client='"q"', round=1)
+    with pytest.raises(QueryError):
+        session.run("cli_trial", project="p", client="c", round=1, trial=0, extra=1)
+    with pytest.raises(FileNotFoundError):
+        session.run("no_such_query")
+
+
+def test_bad_sql_is_a_query_error(session: QuerySession) -> None:
+    with pytest.raises(QueryError, match="nope") as info:
+        session.fetch("select * from nope")
+    assert isinstance(info.value, ArrowscopeError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value.__cause__, duckdb.Error)
+
+
+def test_fetch_with_positional_parameters(session: QuerySession) -> None:
+    result = session.fetch(
+        "select round, score from trials where project = $1 order by 1", ["it's"]
+    )
+    assert result.fetchall() == [(0, 0.5), (1, 0.25)]
+
+
+def test_result_gives_rows_and_frames(session: QuerySession) -> None:
+    result = session.fetch("select trial, score, hyperparams from trials order by round")
+    assert result.columns == ["trial", "score", "hyperparams"]
+    assert len(result) == 2
+    assert list(result) == result.fetchall() == [(0, 0.5, '{"lr": 0.5}'), (0, 0.25, '{"lr": 0.25}')]
+    frame = result.pl()
+    assert isinstance(frame, pl.DataFrame)
+    assert frame["score"].to_list() == [0.5, 0.25]
+    empty = session.fetch("select trial, score from trials where false").pl()
+    assert empty.schema == pl.Schema({"trial": pl.Int32, "score": pl.Float64})
+
+
+def test_sql_returns_a_lazy_relation(session: QuerySession) -> None:
+    relation = session.sql("select count(*) from trials where project = $p", {"p": "it's"})
+    assert relation is not None and relation.fetchall() == [(2,)]
+
+
+def test_run_query_on_a_connection(session: QuerySession) -> None:
+    result = query.run_query(
+        session.connection, "cli_rounds", project=None, client=None, round=None
+    )
+    assert [r[:3] for r in result.fetchall()] == [("it's", '"q"', 1)]
+
+
+def test_a_session_closes_its_connection() -> None:
+    with QuerySession(InMemoryRepository()) as s:
+        con = s.connection
+        assert count(con, "trials") == 0
+    with pytest.raises(duckdb.Error):
+        con.sql("select 1").fetchall()
+
+
+def test_sessions_are_independent() -> None:
+    one, two = InMemoryRepository(), InMemoryRepository()
+    RoundWriter(one).trial(0, {}, [split([0.5])])
+    con_one, con_two = connect(one), connect(two)
+    assert (count(con_one, "trials"), count(con_two, "trials")) == (1, 0)
+
+
+def test_every_view_file_is_created() -> None:
+    files = {p.name[: -len(".sql")] for p in schemas_dir().joinpath("views").iterdir()}
+    assert files == set(query.DERIVED_VIEWS)
+    internal = [v for v in query.DERIVED_VIEWS if v.startswith("_")]
+    assert set(query.DERIVED_VIEWS) - set(internal) == set(query.VIEWS) - {"metrics", "events"}
+
+
+def test_view_sql_binds_no_user_text(tmp_path: Path) -> None:
+    repo = PartsRepository(tmp_path / "x'y")
+    RoundWriter(repo, ("it's", "c", 0)).trial(0, {}, [split([0.5])])
+    publish(repo)
+    con = connect(repo)
+    texts: list[Any] = [r[0] for r in con.sql("select sql from duckdb_views()").fetchall()]
+    assert not any("it's" in (t or "") or "x'y" in (t or "") for t in texts)
+    assert os.path.exists(repo.parquet_files("metrics")[0])

@@ -115,13 +115,13 @@ def install_failures() -> dict[str, str]:
     return failed
 
 
-def run_env(python: str) -> dict[str, str]:
+def run_env(peer: bool) -> dict[str, str]:
     """The environment of a driver: this checkout's ``src`` first for arrowscope and the floor.
 
     The benchmark measures the arrowscope of this checkout, installed or not.
     """
     env = {**os.environ, **PEER_ENV}
-    if python == main_python():
+    if not peer:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), env.get("PYTHONPATH")]))
     return env
 
@@ -147,7 +147,7 @@ def run_once(
     command = [python, str(DRIVERS / target.script), "--json", "--dir", directory]
     command += ["--backend", target.backend, "--mode", target.mode]
     command += [f"--T={workload.T}", f"--S={workload.S}", f"--E={workload.E}", f"--M={workload.M}"]
-    env = run_env(python)
+    env = run_env(peer=target.tool in PEER_TOOLS)
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=options.timeout, env=env, check=False
@@ -262,10 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     with contextlib.suppress(OSError):
         options.workdir.rmdir()  # only if empty: the runs delete their own directories
-    pythons = {"main": main_python(), "peers": peers_python()}
-    text = report.render(
-        sections, {role: (p, run_env(p) if p else {}) for role, p in pythons.items()}
-    )
+    pythons = {
+        "main": (main_python(), run_env(peer=False)),
+        "peers": (peers_python(), run_env(peer=True)),
+    }
+    text = report.render(sections, pythons)
     print(text)
     if options.raw:
         options.raw.write_text(json.dumps([s.results for s in sections], indent=1))

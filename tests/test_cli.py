@@ -32,7 +32,10 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 def run_subprocess(*args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "arrowscope.cli", *args],
         capture_output=True,
@@ -117,7 +120,7 @@ NAN_VALUE = math.nan
 
 @pytest.fixture(params=["subprocess", "in-process"])
 def run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """``run(*args)`` with ``DATA`` in args standing for a data directory holding ``write_rounds``."""
+    """``run(*args)``; a ``DATA`` argument stands for a directory holding ``write_rounds``."""
     if request.param == "subprocess":
         if "parquet" not in REPOSITORIES:
             pytest.skip("ParquetRepository not available")
@@ -154,7 +157,7 @@ def test_summary(run: Run) -> None:
     assert lines[0].split()[:4] == ["project", "client", "round", "main_metric_name"]
     assert lines[2].split() == ["empty"]
     assert lines[3].split() == ["it's", "é", "漢", "0", "mse", "false", "3", "2", "2", "0.3125"]
-    assert lines[-1] == "(5 rows)"
+    assert lines[-1] == "(4 rows)"
 
 
 def test_summary_json_and_csv(run: Run) -> None:
@@ -235,13 +238,13 @@ def test_sql(run: Run) -> None:
     code, out, _ = run("sql", "DATA", f"select '{name.replace(chr(39), chr(39) * 2)}' as m")
     assert code == 0 and name in out
     code, out, _ = run("sql", "DATA", "select count(*) as n from metrics", "--csv")
-    assert code == 0 and out.splitlines()[1] == "24"
+    assert code == 0 and out.splitlines()[1] == "28"
 
 
 def test_bad_sql_is_one_line(run: Run) -> None:
-    code, out, err = run("sql", "DATA", "selec * from trials")
+    code, _, err = run("sql", "DATA", "selec * from trials")
     assert_one_line_error(code, err, "syntax error")
-    code, out, err = run("sql", "DATA", "select * from no_such_view")
+    code, _, err = run("sql", "DATA", "select * from no_such_view")
     assert_one_line_error(code, err, "no_such_view")
 
 

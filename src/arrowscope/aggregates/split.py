@@ -40,6 +40,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         TrialSplitReport.__init__(self, self_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
+        self._hyperparams_json = hyperparams.to_json()
         self.continue_on_error = continue_on_error
         self.epoch = 0
         self.n_epochs: int | None = None
@@ -57,7 +58,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
             trial=self.location.trial,
             split=self.split_number,
             status=status.value,
-            hyperparams=self._hyperparams.to_json(),
+            hyperparams=self._hyperparams_json,
             at=at,
             **extra,
         )

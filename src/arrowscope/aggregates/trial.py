@@ -48,6 +48,7 @@ class Trial(ScopeMembers, TrialReport):
         TrialReport.__init__(self, self_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
+        self._hyperparams_json = hyperparams.to_json()
         self._continue = continue_on_error
         self._splits: dict[int, TrialStatus] = dict(splits or {})
         self._scores: dict[int, tuple[float, bool] | None] = dict(scores or {})
@@ -64,7 +65,7 @@ class Trial(ScopeMembers, TrialReport):
             level="trial",
             trial=self.trial_number,
             status=status.value,
-            hyperparams=self._hyperparams.to_json(),
+            hyperparams=self._hyperparams_json,
             at=at,
             **extra,
         )

@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from arrowscope.aggregates import Root, Round, Trial
-from arrowscope.aggregates.round import HyperparameterOptimizer
 from arrowscope.automl.callbacks import Callback, MetricCallback
 from arrowscope.automl.progress import ProgressLine
 from arrowscope.automl.splitters import Splitter
 from arrowscope.automl.trainer import ObjectiveTrainer, Trainer, unpack_xy
-from arrowscope.hyperparams import HyperparameterSamples, HyperparameterSpace
+from arrowscope.hyperparams import (
+    HyperparameterOptimizer,
+    HyperparameterSamples,
+    HyperparameterSpace,
+)
 from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT
 from arrowscope.optimizer import GridSearch
 from arrowscope.reports import RoundReport

@@ -166,8 +166,15 @@ class EventBuffer:
         if not self.n:
             return None
         schema = table_schema("events")
-        arrays = [pa.array(self.columns[f.name], f.type) for f in schema]
+        arrays = [_column(self.columns[f.name], f.type, self.n) for f in schema]
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _column(values: list[Any], dtype: pa.DataType, n: int) -> pa.Array:
+    # Most event columns are empty for most rows; nulls() is far cheaper than array().
+    if all(v is None for v in values):
+        return pa.nulls(n, dtype)
+    return pa.array(values, dtype)
 
 
 def now_us() -> int:

@@ -1,15 +1,20 @@
-"""Crashes and damage: kill -9 mid-logging, torn logs, leftovers, foreign and corrupt files."""
+"""Crashes and damage: kill -9 mid-logging, torn logs, leftovers, foreign and corrupt files.
+
+The kill times are drawn from a seeded generator; set ``CRASH_SEED`` to try others.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import os
 import random
 import signal
 import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -57,7 +62,7 @@ def run_and_kill(spawn: Spawn, root: Path, rng: random.Random) -> tuple[int, set
 def test_kill_9_keeps_every_exited_trial_and_plain_duckdb_agrees(
     data_dir: Path, spawn: Spawn
 ) -> None:
-    rng = random.Random(20240611)
+    rng = random.Random(int(os.environ.get("CRASH_SEED", "20240611")))
     exited: dict[int, set[int]] = {}
     for _ in range(RUNS):
         round_, trials = run_and_kill(spawn, data_dir, rng)
@@ -149,19 +154,30 @@ def _partition(root: Path) -> Path:
     return path
 
 
-def test_a_torn_log_of_a_dead_writer_is_read_and_recovered_up_to_its_last_batch(
-    data_dir: Path,
-) -> None:
+@contextlib.contextmanager
+def _live_writer(root: Path, writer: str) -> Iterator[None]:
+    """Hold ``writer``'s lock, as that writer does while it is alive."""
+    (root / "_writers").mkdir(exist_ok=True)
+    with open(root / "_writers" / f"{writer}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def test_a_torn_log_is_read_up_to_its_last_batch_then_recovered(data_dir: Path) -> None:
     whole = _stream_bytes([_batch(0, 3), _batch(1, 4)])
     torn = whole[: len(whole) - 30]  # killed while appending the second batch
-    (_partition(data_dir) / "log-deadbeef-00000000.arrows").write_bytes(torn)
-    reader = ParquetRepository(data_dir / "other-root-unused")
-    assert reader.parquet_files("metrics") == []
-    repo = ParquetRepository(data_dir)
+    segment = _partition(data_dir) / "log-deadbeef-00000000.arrows"
+    segment.write_bytes(torn)
+    with _live_writer(data_dir, "deadbeef"):
+        reader = ParquetRepository(data_dir)
+        assert reader.pending("metrics")["trial"].to_pylist() == [0, 0, 0]
+        assert segment.exists()
+    repo = ParquetRepository(data_dir)  # its writer is gone now
     assert sorted(read_table(repo)["trial"].to_pylist()) == [0, 0, 0]
     assert [Path(f).name for f in repo.parquet_files("metrics")] == [
         "part-deadbeef-00000000-00000000.parquet"
     ]
+    assert not segment.exists()
     repo.close()
     reader.close()
 
@@ -172,14 +188,10 @@ def test_a_segment_whose_part_exists_is_not_counted_twice(data_dir: Path) -> Non
     pq.write_table(
         pa.Table.from_batches([_batch(0, 5)]), partition / "part-deadbeef-00000000-00000003.parquet"
     )
-    # A reader that is not allowed to recover yet (the lock is held by a live writer).
-    lock_dir = data_dir / "_writers"
-    lock_dir.mkdir()
-    with open(lock_dir / "deadbeef.lock", "w") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
+    with _live_writer(data_dir, "deadbeef"):  # recovery must leave the segment alone
         repo = ParquetRepository(data_dir)
         assert len(read_table(repo)) == 5
-        assert list(partition.glob("log-*"))  # alive: left alone
+        assert list(partition.glob("log-*"))
     again = ParquetRepository(data_dir)  # the writer is gone now
     assert len(read_table(again)) == 5
     assert not list(partition.glob("log-*"))
@@ -248,6 +260,23 @@ def test_a_foreign_or_corrupt_file_fails_reads_naming_it_and_is_never_touched(
         again.compact()
     assert read_table(again, "events").num_rows == 0  # other tables still read
     again.close()
+    assert _digest(data_dir) == before
+
+
+def test_other_foreign_files_are_ignored_and_left_alone(data_dir: Path) -> None:
+    partition = _partition(data_dir)
+    pq.write_table(
+        pa.Table.from_batches([_batch(0, 2)]), partition / "part-w-00000000-00000000.parquet"
+    )
+    foreign = ["notes.txt", "my.notes.tmp", ".DS_Store", "log-notes.arrows.bak"]
+    for name in foreign:
+        (partition / name).write_text("mine, not arrowscope's")
+    (data_dir / "README.md").write_text("mine too")
+    before = _digest(data_dir)
+    repo = ParquetRepository(data_dir)
+    assert len(read_table(repo)) == 2
+    assert repo.compact() == 0
+    repo.close()
     assert _digest(data_dir) == before
 
 

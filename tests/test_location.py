@@ -28,6 +28,7 @@ REJECTED = [
     (" leading", "blanks"),
     ("trailing ", "blanks"),
     ("x" * 129, "at most 128 characters"),
+    ("__HIVE_DEFAULT_PARTITION__", "reserved"),
     (3, "must be a str"),
     (None, "must be a str"),
 ]
@@ -54,14 +55,7 @@ ROUND_TRIPPED = [
     "#hash~tilde",
     "...",
     "x" * 128,
-    "__HIVE_DEFAULT_PARTITION__",
 ]
-_POLARS_NULL = pytest.mark.xfail(
-    strict=True,
-    reason="polars (like pyarrow) decodes hive values before comparing them with "
-    "__HIVE_DEFAULT_PARTITION__, so this name reads back as null whatever its "
-    "encoding; validate_name should reject it",
-)
 HIVE_TYPES = "{'project': 'VARCHAR', 'client': 'VARCHAR', 'round': 'INTEGER'}"
 POLARS_HIVE = {"project": pl.String, "client": pl.String, "round": pl.Int32}
 
@@ -130,11 +124,7 @@ def test_names_round_trip_through_duckdb(data_dir: Path, name: str) -> None:
     assert catalog == [(name, None), (name, name)]
 
 
-@pytest.mark.parametrize(
-    "name",
-    [pytest.param(n, marks=_POLARS_NULL) if n.startswith("__HIVE") else n for n in ROUND_TRIPPED],
-    ids=repr,
-)
+@pytest.mark.parametrize("name", ROUND_TRIPPED, ids=repr)
 def test_names_round_trip_through_polars(data_dir: Path, name: str) -> None:
     _write_one_row(data_dir, name)
     frame = pl.scan_parquet(

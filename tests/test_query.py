@@ -92,6 +92,15 @@ def test_a_connection_is_a_snapshot_until_refreshed(kind: str, tmp_path: Path) -
     assert con.sql("select trial, score from trials").fetchall() == [(0, 0.5), (1, 0.25)]
 
 
+def test_times_read_back_in_utc() -> None:
+    repo = InMemoryRepository()
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    con = connect(repo)
+    assert con.sql("select current_setting('TimeZone')").fetchall() == [("UTC",)]
+    ((created,),) = con.sql("select created_at from trials").fetchall()
+    assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
+
+
 def test_refresh_needs_a_connection_from_connect() -> None:
     with pytest.raises(ValueError, match=r"arrowscope\.connect"):
         refresh(duckdb.connect())
@@ -133,8 +142,9 @@ def test_the_parquet_view_is_repointed_only_when_the_files_change(
     assert calls[3:] == [("metrics", 1), ("events", 1), ("catalog", 1)]
 
 
-def test_a_part_removed_by_compaction_is_listed_again(tmp_path: Path) -> None:
-    repo = PartsRepository(tmp_path / "runs")
+@pytest.mark.parametrize("kind", sorted(set(REPOSITORIES) - {"memory"}))
+def test_a_part_removed_by_compaction_is_listed_again(kind: str, tmp_path: Path) -> None:
+    repo: Repository = REPOSITORIES[kind](tmp_path)
     rnd = RoundWriter(repo)
     rnd.trial(0, {}, [split([0.5])])
     publish(repo)

@@ -189,6 +189,18 @@ def test_a_reopened_parquet_repository_sees_everything(data_dir: Path) -> None:
     again.close()
 
 
+def test_fsync_mode_stores_the_same_rows(data_dir: Path) -> None:
+    repo = ParquetRepository(data_dir, flush_interval=0, fsync=True)
+    expected = log_values(repo, KEY, 0, 0, "acc", n=3)
+    repo.flush()  # flush_interval=0: every flush checkpoints
+    assert repo.pending("metrics").num_rows == 0
+    assert repo.allocate("p", "c") == 0 and repo.create("p")
+    repo.close()
+    again = ParquetRepository(data_dir)
+    assert metric_rows(again) == as_us(expected)
+    again.close()
+
+
 def test_open_repository_dispatches_on_the_scheme(data_dir: Path) -> None:
     assert isinstance(open_repository("memory://"), InMemoryRepository)
     for target in (str(data_dir), data_dir, data_dir.as_uri()):

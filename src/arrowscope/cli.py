@@ -199,7 +199,8 @@ COMMANDS: dict[str, Command] = {
         _compact_arguments,
         cmd_compact,
     ),
-    # "demo": registered here by the search loop (arrowscope.automl).
+    # The demo search registers here as "demo": a Command built from the
+    # arguments and run functions of arrowscope.demo.
 }
 
 
@@ -244,10 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, args.verbose, unexpected=True)
 
 
-# -- helpers -----------------------------------------------------------------
+# -- plumbing ----------------------------------------------------------------
 def _fail(exc: BaseException, verbose: bool, unexpected: bool = False) -> int:
-    if verbose:
-        logger.info("details", exc_info=exc)
+    if unexpected and verbose:
+        logger.error("unexpected error", exc_info=exc)
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     message = lines[0] if lines else type(exc).__name__
     if unexpected:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shlex
@@ -27,10 +28,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, TextIO
 
 from arrowscope.aggregates import Root
 from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
@@ -38,9 +36,13 @@ from arrowscope.hyperparams import Choice, HyperparameterSamples, Hyperparameter
 from arrowscope.optimizer import RandomSearch
 from arrowscope.query import connect
 
-__all__ = ["LogisticRegression", "add_demo_command", "make_dataset", "run_demo"]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
-Array = npt.NDArray[np.float64]
+    Array = npt.NDArray[np.float64]
+
+__all__ = ["LogisticRegression", "add_demo_command", "make_dataset", "run_demo"]
 
 PROJECT = "demo"
 CLIENT = "logistic_regression"
@@ -57,7 +59,7 @@ SPACE = HyperparameterSpace(
     }
 )
 # Feature scales: unscaled, the large ones make plain gradient descent oscillate.
-_SCALES = np.array([1.0, 10.0, 0.1, 5.0, 1.0, 30.0, 1.0, 0.5])
+_SCALES = (1.0, 10.0, 0.1, 5.0, 1.0, 30.0, 1.0, 0.5)
 
 
 def make_dataset(seed: int = 0) -> tuple[Array, Array]:
@@ -66,15 +68,20 @@ def make_dataset(seed: int = 0) -> tuple[Array, Array]:
     Labels follow a logistic model of the features, with noise, so that no model is
     perfect; the features have very different scales.
     """
+    import numpy as np
+
+    scales = np.array(_SCALES)
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(N_SAMPLES, N_FEATURES)) * _SCALES
-    weights = rng.normal(size=N_FEATURES) / _SCALES
+    x = rng.normal(size=(N_SAMPLES, N_FEATURES)) * scales
+    weights = rng.normal(size=N_FEATURES) / scales
     logits = x @ weights + 0.5 * rng.normal(size=N_SAMPLES)
     y = (rng.random(N_SAMPLES) < _sigmoid(logits)).astype(np.float64)
     return x, y
 
 
 def _sigmoid(z: Array) -> Array:
+    import numpy as np
+
     # tanh form: exact, and never overflows for large |z|.
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
 
@@ -94,7 +101,8 @@ class LogisticRegression:
         self.lr, self.l2, self.scaling = 0.1, 0.0, "standard"
         self.weights: Array | None = None
         self.bias = 0.0
-        self.center, self.scale = np.zeros(N_FEATURES), np.ones(N_FEATURES)
+        self.center: Array | float = 0.0
+        self.scale: Array | float = 1.0
 
     def get_hyperparams_space(self) -> HyperparameterSpace:
         return SPACE
@@ -106,6 +114,8 @@ class LogisticRegression:
         return self
 
     def fit(self, x: Array, y: Array) -> LogisticRegression:
+        import numpy as np
+
         if self.weights is None:  # first epoch: learn the scaling, start from zero
             if self.scaling == "standard":
                 self.center, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-12
@@ -118,18 +128,23 @@ class LogisticRegression:
         return self
 
     def predict(self, x: Array) -> Array:
-        weights = self.weights if self.weights is not None else np.zeros(x.shape[1])
-        return _sigmoid((x - self.center) / self.scale @ weights + self.bias)
+        if self.weights is None:
+            raise ValueError("LogisticRegression.predict: call fit(x, y) first")
+        return _sigmoid((x - self.center) / self.scale @ self.weights + self.bias)
 
 
 def log_loss(y_true: Array, y_pred: Array) -> float:
     """Mean binary cross-entropy of probabilities ``y_pred`` (clipped away from 0 and 1)."""
+    import numpy as np
+
     p = np.clip(y_pred, 1e-12, 1.0 - 1e-12)
     return float(-np.mean(y_true * np.log(p) + (1.0 - y_true) * np.log(1.0 - p)))
 
 
 def accuracy(y_true: Array, y_pred: Array) -> float:
     """Share of labels matched by thresholding the probabilities at 0.5."""
+    import numpy as np
+
     return float(np.mean((y_pred >= 0.5) == (y_true >= 0.5)))
 
 
@@ -149,7 +164,12 @@ def run_demo(
 
     Raises:
         ValueError: ``n_trials`` is not an int >= 1.
+        ImportError: numpy is not installed.
     """
+    try:
+        importlib.import_module("numpy")
+    except ImportError as exc:
+        raise ImportError("the demo needs numpy: pip install 'arrowscope[demo]'") from exc
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise ValueError(f"run_demo(n_trials={n_trials!r}): expected an int >= 1")
     out = sys.stdout if out is None else out

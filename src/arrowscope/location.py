@@ -25,7 +25,7 @@ LEVELS: Final = ("project", "client", "round", "trial", "split", "metric")
 # Characters written as-is in a partition directory name; every other ASCII
 # punctuation is percent-encoded so that no reader decodes or globs it.
 _SAFE_PUNCTUATION: Final = frozenset(" -_.~!$&'(),;@+^`|<>\"")
-# Readers map this exact partition value to NULL.
+# polars and pyarrow read this partition value back as NULL, however it is encoded.
 _HIVE_NULL: Final = "__HIVE_DEFAULT_PARTITION__"
 
 
@@ -63,6 +63,8 @@ def validate_name(name: object, what: str = "name") -> str:
         )
     if name in (".", ".."):
         raise InvalidNameError(name, f"a {what} must not be '.' or '..'")
+    if name == _HIVE_NULL:
+        raise InvalidNameError(name, f"a {what} must not be {_HIVE_NULL}, reserved for nulls")
     if name != name.strip():
         raise InvalidNameError(name, f"a {what} must not start or end with blanks")
     for char in name:
@@ -80,10 +82,9 @@ def encode_partition_value(value: str) -> str:
 
     Letters, digits (any script), blanks and harmless punctuation stay as they
     are; ``%``, glob characters (``* ? [ ] { }``) and the rest are encoded, so
-    DuckDB, polars and pyarrow decode the directory back to exactly ``value``.
+    DuckDB, polars and pyarrow decode the directory back to exactly ``value``
+    (``validate_name`` refuses the one value they read back as null).
     """
-    if value == _HIVE_NULL:
-        return "%5F" + value[1:]
     return "".join(
         char if char.isalnum() or char in _SAFE_PUNCTUATION else _percent(char) for char in value
     )

@@ -181,6 +181,9 @@ def _draw_metric(axes: Axes, frame: pl.DataFrame, metric: str) -> None:
                 color=colour,
                 label=f"trial {trial} ({phase})",
             )
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     axes.set_title(metric)
     axes.set_xlabel("epoch")
     axes.set_ylabel(f"{metric} (mean over splits)")

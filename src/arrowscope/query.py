@@ -34,8 +34,11 @@ How a connection sees data: the base views ``metrics``, ``events`` and
 (``Repository.pending``, registered as an Arrow table). A connection is
 therefore a **snapshot**: the parts listed and the rows pending when it was
 connected or last refreshed. Call :func:`refresh` (or reconnect) to see newer
-data; nothing is cached beyond the file list and the pending rows, so a
-refresh costs one directory listing.
+data. Nothing else is cached: a refresh lists the parts and reads the
+pending rows, and every query over a view computes it from those.
+
+Timestamps are stored in UTC and the connection's ``TimeZone`` is set to UTC,
+so they read back the same on every machine.
 
 The file list reaches DuckDB as a bound parameter (a session variable), never
 as SQL text, so directory names with quotes or SQL in them are harmless.
@@ -183,7 +186,10 @@ class QuerySession:
     _state: _State
 
     def __init__(self, repository: Repository) -> None:
-        self._init(duckdb.connect(), _State(repository, owns_repository=False))
+        con = duckdb.connect()
+        # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
+        con.execute("SET TimeZone = 'UTC'")
+        self._init(con, _State(repository, owns_repository=False))
         self.refresh()
 
     def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
@@ -200,11 +206,16 @@ class QuerySession:
             NotADirectoryError: ``source`` is a path to a file.
             TypeError: ``source`` is none of the above.
         """
-        if isinstance(source, (str, os.PathLike)):
-            session = cls(open_directory(Path(source)))
-            session._state.owns_repository = True
-            return session
-        return cls(_repository_of(source))
+        if not isinstance(source, (str, os.PathLike)):
+            return cls(_repository_of(source))
+        repository = open_directory(source)
+        try:
+            session = cls(repository)
+        except BaseException:
+            repository.close()
+            raise
+        session._state.owns_repository = True
+        return session
 
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection) -> QuerySession:
@@ -378,7 +389,9 @@ def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.Duck
     Returns:
         A snapshot of the data at call time: the visible Parquet parts plus
         whatever this process had pending. Call ``refresh(con)`` (or connect
-        again) to see newer data.
+        again) to see newer data. A query meeting a part that a concurrent
+        compaction removed raises ``duckdb.IOException``: refresh and run it
+        again (``QuerySession.fetch`` does that by itself).
 
     Raises:
         FileNotFoundError: ``source`` is a path that does not exist.

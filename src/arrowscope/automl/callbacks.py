@@ -203,8 +203,8 @@ class EarlyStoppingCallback:
     when ``len(s) > N`` and ``s[-N]`` is at least as good as each of the last ``N``
     values (``>=`` when higher is better, ``<=`` when lower is better): no strict
     improvement on ``s[-N]`` within the last ``N - 1`` epochs. So constant scores stop
-    at epoch ``N + 1``, and ``N = 1`` stops at epoch 2 unless the score keeps improving.
-    The direction is the one the metric was logged with.
+    at epoch ``N + 1``, and ``N = 1`` always stops at epoch 2 (its window is only the
+    last value). The direction is the one the metric was logged with.
 
     It reads the split's live metric, so put the metric callback that logs the watched
     metric before it. Inside an objective, call :meth:`should_stop` after logging.

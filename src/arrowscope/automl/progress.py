@@ -24,7 +24,9 @@ class ProgressLine:
         enabled: Force on or off; ``None`` means "only if ``stream`` is a terminal".
     """
 
-    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool | None = None):
+    def __init__(
+        self, total: int, stream: TextIO | None = None, enabled: bool | None = None
+    ) -> None:
         self.total = total
         self._stream = stream if stream is not None else sys.stderr
         self.enabled = _is_terminal(self._stream) if enabled is None else enabled

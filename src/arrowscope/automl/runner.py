@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from arrowscope.aggregates import Root, Round, Trial
-from arrowscope.automl.callbacks import Callback, MetricCallback
+from arrowscope.automl._options import (
+    as_space,
+    check_n_trials,
+    check_objective,
+    is_pipeline,
+    pipeline_metric,
+)
+from arrowscope.automl.callbacks import Callback
 from arrowscope.automl.progress import ProgressLine
 from arrowscope.automl.splitters import Splitter
 from arrowscope.automl.trainer import ObjectiveTrainer, Trainer, unpack_xy
@@ -95,16 +102,17 @@ class AutoML:
 
     Defaults, and why:
 
-    * ``optimizer``: ``GridSearch(expected_n_trials=n_trials)`` as in SPEC §4.1: it is
+    * ``optimizer``: ``GridSearch(expected_n_trials=n_trials or 0)`` (SPEC §4.1): it is
       deterministic, so running the same search twice proposes the same trials. Its
       grid of a continuous range is a few points around the mean, which suits linear
       ranges; for log-scaled ranges pass ``RandomSearch(seed)``.
     * ``n_trials``: None means ``GridSearch.estimate_ideal_n_trials(space)``; 0 runs no
       trial (useful with ``start_new_round=False`` to only refit).
-    * ``continue_loop_on_error=True``: a trial whose splits raise an ``Exception`` is
-      recorded FAILED and the search goes on (SPEC B37: the bare loop's default is
-      False, AutoML's is True). An error outside the splits, ``SystemError``,
-      ``EOFError``, ``KeyboardInterrupt`` and ``SystemExit`` still stop the search.
+    * ``continue_loop_on_error=True``: a split that raises an ``Exception`` is recorded
+      FAILED and the search goes on; its trial is FAILED only if all its splits failed.
+      ``round.new_rvs_trial``'s own default is False; AutoML's is True (SPEC B37).
+      An error outside the splits, ``SystemError``, ``EOFError``, ``KeyboardInterrupt``
+      and ``SystemExit`` still stop the search.
     * ``refit_best_trial=True``: after the trials, the best one is retrained on all of
       the data in its retrain split (-1); skipped, with a warning, when no trial
       succeeded with a score. A failing refit raises and leaves the trial's status.
@@ -201,18 +209,18 @@ class AutoML:
         self.target = target
         self.is_pipeline = is_pipeline(target)
         if self.is_pipeline:
-            self.space = _as_space(target.get_hyperparams_space() if space is None else space)
-            metric = _pipeline_metric(callbacks, main_metric, higher_score_is_better)
+            self.space = as_space(target.get_hyperparams_space() if space is None else space)
+            metric = pipeline_metric(callbacks, main_metric, higher_score_is_better)
             self.main_metric: str = metric[0]
             self.higher_score_is_better: bool | None = metric[1]
             self.trainer: _TrialTrainer = Trainer(callbacks, epochs, splitter)
         else:
-            self.main_metric = _check_objective(target, space, main_metric, callbacks)
+            self.main_metric = check_objective(target, space, main_metric, callbacks)
             self.higher_score_is_better = higher_score_is_better
-            self.space = _as_space(space)
+            self.space = as_space(space)
             self.trainer = ObjectiveTrainer(epochs, splitter)
-        self.n_trials = _n_trials(n_trials, self.space)
-        self.optimizer = optimizer if optimizer is not None else GridSearch(self.n_trials)
+        self.n_trials = check_n_trials(n_trials, self.space)
+        self.optimizer = optimizer if optimizer is not None else GridSearch(n_trials or 0)
         self.root, self.project_name, self.client_name = root, project_name, client_name
         self.continue_loop_on_error = continue_loop_on_error
         self.refit_best_trial = refit_best_trial
@@ -362,82 +370,3 @@ class AutoML:
         if self._opened is None:
             self._opened = Root.vanilla() if root is None else Root.at(root)
         return self._opened
-
-
-# -- configuration ---------------------------------------------------------------------
-def is_pipeline(target: object) -> bool:
-    """Whether ``target`` has the pipeline methods (else it must be an objective)."""
-    methods = ("set_hyperparams", "get_hyperparams_space", "fit", "predict")
-    return all(callable(getattr(target, name, None)) for name in methods)
-
-
-def _as_space(space: HyperparameterSpace | Mapping[str, Any] | None) -> HyperparameterSpace:
-    if isinstance(space, HyperparameterSpace):
-        return space
-    if isinstance(space, Mapping):
-        return HyperparameterSpace(space)
-    raise TypeError(
-        f"the hyperparameter space must be a HyperparameterSpace or a mapping, not {space!r}"
-    )
-
-
-def _pipeline_metric(
-    callbacks: list[Callback], main_metric: str | None, higher: bool | None
-) -> tuple[str, bool]:
-    """The main metric and its direction, from the pipeline's metric callbacks."""
-    if not callbacks or not isinstance(callbacks[0], MetricCallback):
-        first = repr(callbacks[0]) if callbacks else "none"
-        raise ValueError(
-            "the pipeline form needs callbacks starting with a MetricCallback (it scores "
-            f"the predictions and names the main metric); the first callback is {first}"
-        )
-    metrics = {c.name: c for c in callbacks if isinstance(c, MetricCallback)}
-    name = callbacks[0].name if main_metric is None else main_metric
-    if name not in metrics:
-        raise ValueError(
-            f"main_metric={main_metric!r} is not computed by any MetricCallback; "
-            f"they compute {sorted(metrics)}"
-        )
-    chosen = metrics[name].higher_score_is_better
-    if higher is not None and higher != chosen:
-        raise ValueError(
-            f"higher_score_is_better={higher} contradicts MetricCallback({name!r}), "
-            f"which has higher_score_is_better={chosen}"
-        )
-    return name, chosen
-
-
-def _check_objective(
-    target: object, space: object, main_metric: str | None, callbacks: list[Callback]
-) -> str:
-    """The objective form's main metric, once its options are checked."""
-    if not callable(target):
-        raise TypeError(
-            f"AutoML needs an objective(split, hyperparams, train, valid) or a pipeline with "
-            f"set_hyperparams, get_hyperparams_space, fit and predict; got {target!r}"
-        )
-    if space is None:
-        raise ValueError("the objective form needs a space: AutoML(objective, space, ...)")
-    if main_metric is None:
-        raise ValueError(
-            "the objective form needs main_metric: the name of the metric the objective "
-            "logs with split.managed_metric(name, ...) that ranks the trials"
-        )
-    if callbacks:
-        raise ValueError(
-            f"callbacks={callbacks!r}: epoch callbacks need predictions, so they only run in "
-            "the pipeline form; in an objective, stop early with "
-            "EarlyStoppingCallback(n).should_stop(split)"
-        )
-    return main_metric
-
-
-def _n_trials(n_trials: int | None, space: HyperparameterSpace) -> int:
-    if n_trials is None:
-        return GridSearch.estimate_ideal_n_trials(space)
-    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 0:
-        raise ValueError(
-            f"n_trials={n_trials!r}: expected an int >= 0, or None for an estimate from "
-            "the size of the space"
-        )
-    return n_trials

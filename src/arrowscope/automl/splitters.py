@@ -4,7 +4,8 @@ A splitter turns ``data`` into a list of ``(train, valid)`` pairs, one per valid
 split of a trial. The cutting rules are plain index arithmetic (``fold_ranges(n)``);
 ``split(data)`` applies them to:
 
-* a numpy array (along the splitter's axis; slices are views when a fold is contiguous),
+* a numpy array (along the splitter's axis; slices are views when a fold is contiguous;
+  numpy itself is optional),
 * any other sequence such as a list (axis 0 only; the parts are joined with ``+``),
 * a **tuple** of the above, read as parallel arrays such as ``(x, y)``: every member is
   cut identically, and ``None`` members stay ``None``,
@@ -25,11 +26,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "AnchoredWalkForwardTimeSeriesCrossValidationSplitter",
@@ -272,7 +275,7 @@ def length_of(data: Any, axis: int) -> int:
         return lengths.pop() if lengths else 0
     if data is None:
         return 0
-    if isinstance(data, np.ndarray):
+    if _is_array(data):
         if data.ndim <= axis:
             raise ValueError(
                 f"cannot split an array of shape {data.shape} along axis {axis}: "
@@ -302,7 +305,9 @@ def _take(data: Any, blocks: tuple[range, ...], axis: int) -> Any:
         return None
     if isinstance(data, tuple):
         return tuple(_take(part, blocks, axis) for part in data)
-    if isinstance(data, np.ndarray):
+    if _is_array(data):
+        import numpy as np
+
         parts = [_slice_axis(data, block, axis) for block in blocks]
         if len(parts) == 1:
             return parts[0]
@@ -326,6 +331,12 @@ def _slice_axis(array: np.ndarray, block: range, axis: int) -> np.ndarray:
     index: list[slice] = [slice(None)] * array.ndim
     index[axis] = slice(block.start, block.stop)
     return array[tuple(index)]
+
+
+def _is_array(data: object) -> bool:
+    """Whether ``data`` is a numpy array (numpy is optional: no array without it loaded)."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(data, numpy.ndarray)
 
 
 def _is_int(value: object) -> bool:

@@ -85,6 +85,28 @@ class Trainer:
 
     Raises:
         ValueError: ``n_epochs`` is not an int >= 1.
+
+    Example:
+        >>> import numpy as np
+        >>> import arrowscope as asc
+        >>> from arrowscope.automl import MetricCallback
+        >>> class Mean:
+        ...     value = 0.0
+        ...     def set_hyperparams(self, hps): return self
+        ...     def get_hyperparams_space(self): return asc.HyperparameterSpace({})
+        ...     def fit(self, x, y):
+        ...         self.value = float(np.mean(y))
+        ...         return self
+        ...     def predict(self, x): return np.full(len(x), self.value)
+        >>> mae = MetricCallback("mae", lambda y, p: float(np.mean(abs(y - p))), False)
+        >>> trainer = Trainer([mae], n_epochs=2, splitter=ValidationSplitter(0.5))
+        >>> root = asc.Root.in_memory()
+        >>> with root.default_project() as p, p.default_client() as c, c.new_round("mae") as r:
+        ...     r = r.with_optimizer(asc.RandomSearch(0), asc.HyperparameterSpace({}))
+        ...     with r.new_rvs_trial() as trial:
+        ...         trainer.train(Mean(), (np.zeros(4), np.array([1.0, 1.0, 3.0, 3.0])), trial)
+        ...     trial.get_avg_validation_score("mae")
+        2.0
     """
 
     def __init__(

@@ -38,7 +38,7 @@ COMPACT_LOCK: Final = ".compact.lock"
 
 _PART_RE: Final = re.compile(r"part-([0-9A-Za-z_]+)-(\d+)-(\d+)\.parquet")
 _LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.arrows")
-_TMP_RE: Final = re.compile(r".+\.([0-9A-Za-z_]+)\.tmp")
+_TMP_RE: Final = re.compile(r"part-[0-9A-Za-z_]+-\d+-\d+\.parquet\.([0-9A-Za-z_]+)\.tmp")
 
 # Rows of the metrics table are sorted this way before a part is written:
 # with the metric and phase first, each curve's values sit next to the same

@@ -108,7 +108,12 @@ class LogWriter:
     def _publish(self, slot: tuple[str, PartitionKey], directory: Path, data: pa.Table) -> None:
         number = self._next[slot]
         name = PartName(self._writer, number, number)
-        write_part(directory, name, slot[0], data, self._writer, self._fsync)
+        if not write_part(directory, name, slot[0], data, self._writer, self._fsync):
+            # Only this writer makes parts of its name while it holds its lock.
+            raise FileExistsError(
+                f"{directory / name.filename} exists already; arrowscope never overwrites a "
+                "part, and the rows stay in the log segment (two writers share an id?)"
+            )
         self._next[slot] = number + 1
         self._parts[slot] += 1
 

@@ -83,6 +83,10 @@ class ParquetRepository:
     ) -> None:
         if flush_interval < 0:
             raise ValueError(f"flush_interval must be >= 0 seconds, got {flush_interval!r}")
+        if auto_compact_parts < 0:
+            raise ValueError(
+                f"auto_compact_parts must be >= 0 (0: never), got {auto_compact_parts!r}"
+            )
         self._root = Path(path).absolute()
         self._root.mkdir(parents=True, exist_ok=True)
         self.flush_interval = flush_interval
@@ -113,6 +117,11 @@ class ParquetRepository:
 
     # -- namespace and ids -------------------------------------------------
     def create(self, project: str, client: str | None = None) -> bool:
+        """Claim the name's directory (``mkdir``, which one process wins), then write its row.
+
+        A process killed between the two leaves the name listed without a
+        catalog row; ``list_names`` reads the directories, so it still lists it.
+        """
         validate_name(project, "project")
         if client is not None:
             validate_name(client, "client")
@@ -195,7 +204,7 @@ class ParquetRepository:
         """Merge the parts of every writer per partition; see ``store.compact``."""
         return compact(self._root, self._log.lock, fsync=self._fsync)
 
-    # -- helpers -------------------------------------------------------------
+    # -- internals -----------------------------------------------------------
     def _paired(self, table: str, side: str) -> Snapshot:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:

@@ -1,0 +1,116 @@
+"""Report queries on a large round: DuckDB views cold and warm, before and after compaction.
+
+Run: ``.venv/bin/python benchmarks/bench_queries.py [--trials N]``. Builds a
+round of N trials × 5 splits × 20 epochs of one validation metric (10,000
+trials: 1M values) through the public API, then times, in milliseconds:
+
+* best trial: ``select best_trial from rounds`` and ``RoundReport.get_best_trial_id()``;
+* per-trial scores: ``select trial, score from trials``;
+* one trial's curve: ``select * from curves where trial = ?``.
+
+*cold* is the first query on a fresh ``arrowscope.connect()`` (includes listing
+the files and creating the views); *warm* is the median of 5 repeats on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import arrowscope as asc
+
+SPLITS, EPOCHS = 5, 20
+
+
+def build(directory: Path, n_trials: int) -> float:
+    """Log the round; returns the seconds it took."""
+    rng = random.Random(0)
+    root = asc.Root.at(directory)
+    space = asc.HyperparameterSpace({"lr": asc.LogUniform(1e-4, 1e-1), "depth": asc.RandInt(1, 8)})
+    start = time.perf_counter()
+    with root.default_project() as p, p.default_client() as c, c.new_round("loss") as rnd:
+        rnd.with_optimizer(asc.RandomSearch(seed=0), space)
+        for _ in range(n_trials):
+            with rnd.new_rvs_trial() as trial:
+                for _ in range(SPLITS):
+                    with trial.new_validation_split() as split:
+                        level = rng.random()
+                        curve = array("d", (level + 1.0 / (e + 1) for e in range(EPOCHS)))
+                        with split.managed_metric("loss", higher_score_is_better=False) as m:
+                            m.add_valid_results(curve)
+    root.close()
+    return time.perf_counter() - start
+
+
+def timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1e3
+
+
+def measure(directory: Path) -> dict[str, tuple[float, float]]:
+    """(cold, warm) milliseconds per query."""
+    queries: dict[str, Callable[[Any], Any]] = {
+        "best trial (rounds view)": lambda con: con.sql(
+            "select best_trial, best_score from rounds"
+        ).fetchall(),
+        "per-trial scores (trials view)": lambda con: con.sql(
+            "select trial, score from trials"
+        ).fetchall(),
+        "one trial's curve (curves view)": lambda con: con.execute(
+            "select * from curves where trial = ? order by epoch", [1234 % 10]
+        ).fetchall(),
+    }
+    out = {}
+    for name, query in queries.items():
+        con = asc.connect(directory)
+        cold = timed(lambda q=query, c=con: q(c))
+        warm = statistics.median(timed(lambda q=query, c=con: q(c)) for _ in range(5))
+        out[name] = (cold, warm)
+        con.close()
+    root = asc.Root.at(directory)
+    rnd = root["default_project"]["default_client"][0]
+    cold = timed(rnd.get_best_trial_id)
+    warm = statistics.median(timed(rnd.get_best_trial_id) for _ in range(5))
+    out["RoundReport.get_best_trial_id()"] = (cold, warm)
+    root.close()
+    return out
+
+
+def disk_bytes(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*.parquet"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    args = parser.parse_args()
+    n_values = args.trials * SPLITS * EPOCHS
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        build_s = build(directory, args.trials)
+        before, bytes_before = measure(directory), disk_bytes(directory)
+        merged = asc.ParquetRepository(directory).compact()
+        after, bytes_after = measure(directory), disk_bytes(directory)
+    print(f"{args.trials} trials × {SPLITS} splits × {EPOCHS} epochs = {n_values:,} values")
+    print(f"logged in {build_s:.1f} s ({n_values / build_s:,.0f} values/s); {merged} parts merged")
+    print(
+        f"Parquet bytes per value: {bytes_before / n_values:.2f} before compaction, "
+        f"{bytes_after / n_values:.2f} after\n"
+    )
+    print("| query | cold ms | warm ms | cold ms, compacted | warm ms, compacted |")
+    print("|---|---:|---:|---:|---:|")
+    for name in before:
+        (c0, w0), (c1, w1) = before[name], after[name]
+        print(f"| {name} | {c0:.1f} | {w0:.1f} | {c1:.1f} | {w1:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

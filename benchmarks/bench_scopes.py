@@ -126,7 +126,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     args = parser.parse_args()
-    n_values, n_epochs, n_trials = (100_000, 5_000, 400) if args.quick else (1_000_000, 50_000, 2_200)
+    quick = (100_000, 5_000, 400)
+    n_values, n_epochs, n_trials = quick if args.quick else (1_000_000, 50_000, 2_200)
     with tempfile.TemporaryDirectory() as tmp:
         root, rnd = open_round(Path(tmp))
         floor_s, ours_s = per_value(rnd, n_values)

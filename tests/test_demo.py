@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import doctest
 import io
 import os
@@ -15,7 +14,8 @@ import pytest
 
 import arrowscope
 import arrowscope.demo
-from arrowscope.demo import EPOCHS, FOLDS, add_demo_command, run_demo
+from arrowscope import cli
+from arrowscope.demo import EPOCHS, FOLDS, run_demo
 
 SRC = str(Path(arrowscope.__file__).resolve().parents[1])
 METRICS_PER_EPOCH = 2  # log_loss and accuracy
@@ -69,11 +69,7 @@ def test_demo_in_a_subprocess_writes_a_dataset_plain_duckdb_reads(tmp_path: Path
 
 
 def test_demo_subcommand_runs_and_appends_a_round(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser(prog="arrowscope")
-    add_demo_command(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["demo", "--dir", str(tmp_path), "--trials", "2", "--seed", "3"])
-    assert (args.dir, args.trials, args.seed) == (str(tmp_path), 2, 3)
-    assert args.handler(args) == 0
+    assert cli.main(["demo", "--dir", str(tmp_path), "--trials", "2", "--seed", "3"]) == 0
     out = io.StringIO()
     run_demo(tmp_path, n_trials=2, seed=3, out=out)
     assert "Best trials of round 1" in out.getvalue()
@@ -86,8 +82,7 @@ def test_demo_subcommand_runs_and_appends_a_round(tmp_path: Path) -> None:
 
 
 def test_demo_options_are_checked(tmp_path: Path) -> None:
-    parser = argparse.ArgumentParser(prog="arrowscope")
-    add_demo_command(parser.add_subparsers(dest="command"))
+    parser = cli.build_parser()
     defaults = parser.parse_args(["demo"])
     assert (defaults.dir, defaults.trials, defaults.seed) == ("./arrowscope-runs", 20, 0)
     with pytest.raises(SystemExit):
@@ -99,8 +94,9 @@ def test_demo_options_are_checked(tmp_path: Path) -> None:
 def test_without_numpy_the_command_registers_and_the_demo_names_the_extra() -> None:
     code = (
         "import sys, argparse; sys.modules['numpy'] = None\n"
-        "from arrowscope.demo import add_demo_command, run_demo\n"
-        "add_demo_command(argparse.ArgumentParser().add_subparsers())\n"
+        "from arrowscope.cli import build_parser\n"
+        "from arrowscope.demo import run_demo\n"
+        "build_parser().parse_args(['demo'])\n"
         "run_demo('unused')\n"
     )
     done = subprocess.run(

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from arrowscope.demo import DEMO_HELP, demo_arguments, run_demo_command
 from arrowscope.errors import ArrowscopeError
 from arrowscope.query import QuerySession, Result, open_directory
 from arrowscope.schema import TABLES
@@ -168,6 +169,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Command] = {
+    "demo": Command(DEMO_HELP, demo_arguments, run_demo_command),
     "summary": Command(
         "projects, clients and rounds with trial counts and best scores",
         _summary_arguments,
@@ -199,8 +201,6 @@ COMMANDS: dict[str, Command] = {
         _compact_arguments,
         cmd_compact,
     ),
-    # The demo search registers here as "demo": a Command built from the
-    # arguments and run functions of arrowscope.demo.
 }
 
 
@@ -208,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command in ``COMMANDS``."""
     parser = argparse.ArgumentParser(
         prog="arrowscope",
-        description="Inspect arrowscope data directories: summaries, best trials, curves, SQL.",
+        description="Run the demo search, or inspect arrowscope data directories: "
+        "summaries, best trials, curves, SQL.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

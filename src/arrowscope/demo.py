@@ -42,7 +42,14 @@ if TYPE_CHECKING:
 
     Array = npt.NDArray[np.float64]
 
-__all__ = ["LogisticRegression", "add_demo_command", "make_dataset", "run_demo"]
+__all__ = [
+    "DEMO_HELP",
+    "LogisticRegression",
+    "demo_arguments",
+    "make_dataset",
+    "run_demo",
+    "run_demo_command",
+]
 
 PROJECT = "demo"
 CLIENT = "logistic_regression"
@@ -278,17 +285,6 @@ def run_demo_command(args: argparse.Namespace) -> int:
     """Run the demo from parsed ``demo`` arguments; returns the exit code 0."""
     run_demo(args.dir, n_trials=args.trials, seed=args.seed)
     return 0
-
-
-def add_demo_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``demo [--dir DIR] [--trials N] [--seed S]`` on an argparse subparsers object.
-
-    The handler is stored as the parser default ``handler``: after parsing,
-    ``args.handler(args)`` runs the demo and returns the exit code.
-    """
-    parser = subparsers.add_parser("demo", help=DEMO_HELP, description=DEMO_HELP)
-    demo_arguments(parser)
-    parser.set_defaults(handler=run_demo_command)
 
 
 def _positive_int(text: str) -> int:

@@ -86,7 +86,9 @@ def with_partition(table: str, key: tuple[Any, ...], batch: pa.RecordBatch) -> p
     schema = full_schema(table)
     n = batch.num_rows
     keys = partition_columns(table)
-    columns = [pa.repeat(pa.scalar(v, schema.field(k).type), n) for k, v in zip(keys, key, strict=True)]
+    columns = [
+        pa.repeat(pa.scalar(v, schema.field(k).type), n) for k, v in zip(keys, key, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(columns + list(batch.columns), schema=schema)
 
 

@@ -82,9 +82,9 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         for metric in self._metrics.values():
             metric._close()
         self._event(status, self._ended_us, **error)
+        self.repo.flush(self._key())
         for metric in self._metrics.values():
             self.repo.release_buffer(self._key(), metric._buffer)
-        self.repo.flush(self._key())
         if not self._metrics and status is TrialStatus.SUCCESS:
             self._log(logging.WARNING, "split %s logged no metric", self.location)
 

@@ -79,7 +79,7 @@ class Repository(Protocol):
         ...
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        """Flush-and-forget: the buffer's rows stay stored, its memory is freed."""
+        """Stop tracking ``buffer``; rows it still holds unflushed are flushed first."""
         ...
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:

@@ -153,7 +153,8 @@ class ParquetRepository:
         return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        self.flush(key)
+        if buffer.has_pending():
+            self.flush(key)
         self._staging.close_buffer(key, buffer)
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:

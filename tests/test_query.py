@@ -49,6 +49,7 @@ def test_connect_gives_every_view() -> None:
     con = connect(InMemoryRepository())
     assert isinstance(con, duckdb.DuckDBPyConnection)
     names = {r[0] for r in con.sql("select view_name from duckdb_views()").fetchall()}
+    names |= {r[0] for r in con.sql("select table_name from duckdb_tables()").fetchall()}
     assert set(query.VIEWS) | {"catalog"} <= names
     for view in (*query.VIEWS, "catalog"):
         assert count(con, view) == 0
@@ -274,6 +275,19 @@ def test_a_session_closes_its_connection() -> None:
         assert count(con, "trials") == 0
     with pytest.raises(duckdb.Error):
         con.sql("select 1").fetchall()
+
+
+def test_a_refresh_recomputes_the_derived_tables_only_when_the_data_changed() -> None:
+    repo = InMemoryRepository()
+    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    con = connect(repo)
+    con.execute("insert into trials select * from trials")  # a marker: two rows now
+    query.refresh(con)
+    assert count(con, "trials") == 2  # nothing changed: the tables were kept
+    RoundWriter(repo, ("default_project", "default_client", 1)).trial(0, {}, [split([0.25])])
+    query.refresh(con)
+    assert count(con, "trials") == 2  # recomputed from the data: one trial in each round
+    assert con.sql("select count(distinct round) from trials").fetchall() == [(2,)]
 
 
 def test_sessions_are_independent() -> None:

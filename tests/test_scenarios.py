@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests._scopes import failing_trial, open_root, reopen, run_split, run_trial, stub
 
 import arrowscope as asc
+from _scopes import failing_trial, open_root, reopen, run_split, run_trial, stub
 from arrowscope import TrialStatus
 
 SUCCESS, FAILED = TrialStatus.SUCCESS, TrialStatus.FAILED

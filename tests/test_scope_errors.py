@@ -6,9 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
-from tests._scopes import open_root, reopen, run_split, run_trial, stub
 
 import arrowscope as asc
+from _scopes import open_root, reopen, run_split, run_trial, stub
 from arrowscope import TrialStatus
 
 LEVELS = ["project", "client", "round", "trial", "split", "metric"]

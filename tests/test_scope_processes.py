@@ -7,9 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests._scopes import run_trial
-
 import arrowscope as asc
+from _scopes import run_trial
 from arrowscope import TrialStatus
 
 ROOT_DIR = Path(__file__).resolve().parents[1]

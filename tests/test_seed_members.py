@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests._scopes import open_root, run_split, run_trial, stub
 
 import arrowscope as asc
+from _scopes import open_root, run_split, run_trial, stub
 from arrowscope import ScopedLocation, TrialStatus
 
 

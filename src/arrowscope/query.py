@@ -34,8 +34,12 @@ How a connection sees data: the base views ``metrics``, ``events`` and
 (``Repository.pending``, registered as an Arrow table). A connection is
 therefore a **snapshot**: the parts listed and the rows pending when it was
 connected or last refreshed. Call :func:`refresh` (or reconnect) to see newer
-data. Nothing else is cached: a refresh lists the parts and reads the
-pending rows, and every query over a view computes it from those.
+data. Because it is a snapshot, the derived views that aggregate every event
+and value (``splits``, ``trials``, ``rounds``, ``params`` and their internal
+building blocks) are computed once when the data changed, at connect or
+refresh, into temporary tables of the same names: queries over them then
+take milliseconds. ``curves`` stays a view, so a filter on one trial reads
+only that trial's rows.
 
 Timestamps are stored in UTC and the connection's ``TimeZone`` is set to UTC,
 so they read back the same on every machine.
@@ -99,6 +103,10 @@ DERIVED_VIEWS: Final = (
     "curves",
     "params",
 )
+#: Derived views computed into temporary tables at refresh (see _create_derived_views).
+_MATERIALIZED: Final = frozenset(
+    {"_scope_state", "_round_state", "splits", "trials", "rounds", "params"}
+)
 _HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
@@ -159,6 +167,9 @@ class _State:
     owns_repository: bool
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     views_ready: bool = False
+    derived: bool = True
+    # (files, pending row counts) the derived views were last computed from.
+    derived_for: tuple[Any, ...] | None = None
 
 
 # connection -> its state; entries vanish with their connection.
@@ -185,11 +196,11 @@ class QuerySession:
     _con: duckdb.DuckDBPyConnection
     _state: _State
 
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, derived: bool = True) -> None:
         con = duckdb.connect()
         # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
-        self._init(con, _State(repository, owns_repository=False))
+        self._init(con, _State(repository, owns_repository=False, derived=derived))
         self.refresh()
 
     def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
@@ -338,15 +349,22 @@ class QuerySession:
 
     def _sync(self) -> None:
         state = self._state
+        pending_rows = []
         for table in TABLES:
             files = tuple(state.repository.parquet_files(table))
             if files != state.files.get(table):
                 self._point_parquet_view(table, files)
                 state.files[table] = files
-            self._con.register(f"_{table}_pending", state.repository.pending(table))
+            pending = state.repository.pending(table)
+            pending_rows.append(pending.num_rows)
+            self._con.register(f"_{table}_pending", pending)
         if not state.views_ready:
-            self._create_views()
+            self._create_base_views()
             state.views_ready = True
+        inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
+        if state.derived and inputs != state.derived_for:
+            self._create_derived_views()
+            state.derived_for = inputs
 
     def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
         """(Re)define ``_<table>_files``: the table's rows in Parquet parts."""
@@ -367,16 +385,28 @@ class QuerySession:
             self._con.register(source, full_schema(table).empty_table())
         self._con.execute(f"CREATE OR REPLACE VIEW _{table}_files AS SELECT * FROM {source}")
 
-    def _create_views(self) -> None:
+    def _create_base_views(self) -> None:
         for table in TABLES:
             columns = ", ".join(_identifier(f.name) for f in full_schema(table))
             self._con.execute(
                 f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM ("
                 f"SELECT * FROM _{table}_files UNION ALL BY NAME SELECT * FROM _{table}_pending)"
             )
+
+    def _create_derived_views(self) -> None:
+        """Create the derived views; the costly ones are computed into tables.
+
+        A connection is a snapshot anyway, so views whose every query would
+        aggregate all events and values (``_scope_state``, ``splits``,
+        ``trials``, ``rounds``, ...) are computed once per change of the
+        inputs, into temporary tables of the same name; queries then read
+        those. ``curves`` and ``_metric_values`` stay views, so a filter on
+        one trial reads only what it needs.
+        """
         for name in DERIVED_VIEWS:
             body = view_sql(name).strip().rstrip(";")
-            self._con.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS\n{body}")
+            kind = "TEMP TABLE" if name in _MATERIALIZED else "VIEW"
+            self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
 
 
 def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.DuckDBPyConnection:

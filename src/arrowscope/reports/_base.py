@@ -33,7 +33,7 @@ class Reader:
         if self._session is None:
             from arrowscope.query import QuerySession
 
-            self._session = QuerySession(self.repository)
+            self._session = QuerySession(self.repository, derived=False)
         return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:

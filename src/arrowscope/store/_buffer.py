@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute  # loaded by Array.cast: import it here, not mid-flush
 
 from arrowscope.schema import table_schema
 

@@ -175,6 +175,8 @@ def _column(values: list[Any], dtype: pa.DataType, n: int) -> pa.Array:
     # Most event columns are empty for most rows; nulls() is far cheaper than array().
     if all(v is None for v in values):
         return pa.nulls(n, dtype)
+    if pa.types.is_timestamp(dtype) and None not in values:
+        return _array(dtype, array("q", values))  # skips pyarrow's per-call time zone lookup
     return pa.array(values, dtype)
 
 

@@ -45,7 +45,10 @@ class Staging:
         row.setdefault("at", now_us())
         row["writer"] = self.writer_id
         row["seq"] = self._seq
-        self._events.setdefault(key, EventBuffer()).append(row)
+        events = self._events.get(key)
+        if events is None:
+            events = self._events[key] = EventBuffer()
+        events.append(row)
 
     def keys(self) -> list[RoundKey]:
         return sorted(set(self._buffers) | set(self._events))

@@ -168,7 +168,9 @@ class _State:
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     views_ready: bool = False
     derived: bool = True
-    # (files, pending row counts) the derived views were last computed from.
+    # (files, pending row counts): what the views show since the last refresh.
+    inputs: tuple[Any, ...] = ()
+    # The inputs the derived views were last computed from.
     derived_for: tuple[Any, ...] | None = None
 
 
@@ -254,6 +256,15 @@ class QuerySession:
     def repository(self) -> Repository:
         """The repository the views read."""
         return self._state.repository
+
+    @property
+    def inputs(self) -> tuple[Any, ...]:
+        """What the views showed at the last refresh: the parts and the pending row counts.
+
+        Rows are only ever appended, so equal inputs mean equal data: query
+        results may be reused while this stays the same.
+        """
+        return self._state.inputs
 
     def refresh(self) -> None:
         """Make the views show the repository as it is now.
@@ -361,10 +372,10 @@ class QuerySession:
         if not state.views_ready:
             self._create_base_views()
             state.views_ready = True
-        inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
-        if state.derived and inputs != state.derived_for:
+        state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
+        if state.derived and state.inputs != state.derived_for:
             self._create_derived_views()
-            state.derived_for = inputs
+            state.derived_for = state.inputs
 
     def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
         """(Re)define ``_<table>_files``: the table's rows in Parquet parts."""

@@ -21,12 +21,14 @@ class Reader:
 
     The DuckDB session is opened on first use; every query first refreshes it,
     so reports see what was flushed by any process plus this process's
-    buffered rows (read-your-writes).
+    buffered rows (read-your-writes). Callers must not mutate the rows.
     """
 
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
         self._session: QuerySession | None = None
+        self._cache: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+        self._cached_for: tuple[Any, ...] | None = None
 
     @property
     def session(self) -> QuerySession:
@@ -37,10 +39,22 @@ class Reader:
         return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
-        """The rows of ``schemas/queries/<query>.sql`` with ``params`` bound."""
+        """The rows of ``schemas/queries/<query>.sql`` with ``params`` bound.
+
+        Answers are reused while the data is unchanged (same parts, same
+        pending row counts), so asking a finished round the same question
+        twice costs one query.
+        """
         session = self.session
         session.refresh()
-        return session.run(query, **params).fetchall()
+        if session.inputs != self._cached_for:
+            self._cache.clear()
+            self._cached_for = session.inputs
+        key = (query, *sorted(params.items()))
+        rows = self._cache.get(key)
+        if rows is None:
+            rows = self._cache[key] = session.run(query, **params).fetchall()
+        return rows
 
 
 class BaseReport:

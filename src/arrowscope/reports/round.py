@@ -65,10 +65,10 @@ class RoundReport(BaseReport):
         rows = self._reader.rows("trial_scores", **self._params(metric=metric))
         return [(t, parse_status(s), h, score) for t, s, h, score in rows]
 
-    def summary(
-        self, metric_name: str | None = None, use_wildcards: bool = False
-    ) -> list[SummaryRow]:
-        """``(score, trial_number, status, hyperparams)`` per trial: eligible ones best first."""
+    def _ranked(
+        self, metric_name: str | None
+    ) -> list[tuple[float | None, int, TrialStatus, str | None]]:
+        """``summary``'s rows and order, hyperparameters still as stored text."""
         metric = self._metric(metric_name)
         scores = self._scores(metric)
         try:
@@ -82,21 +82,33 @@ class RoundReport(BaseReport):
         chosen = {row[0] for row in eligible}
         others = [row for row in scores if row[0] not in chosen]
         return [
-            (score if trial in chosen else None, trial, status, _hps(text, use_wildcards))
+            (score if trial in chosen else None, trial, status, text)
             for trial, status, text, score in eligible + others
+        ]
+
+    def summary(
+        self, metric_name: str | None = None, use_wildcards: bool = False
+    ) -> list[SummaryRow]:
+        """``(score, trial_number, status, hyperparams)`` per trial: eligible ones best first."""
+        return [
+            (score, trial, status, _hps(text, use_wildcards))
+            for score, trial, status, text in self._ranked(metric_name)
         ]
 
     def best_result_summary(
         self, metric_name: str | None = None, use_wildcards: bool = False
     ) -> SummaryRow | None:
         """The first row of ``summary``, or None on an empty round."""
-        rows = self.summary(metric_name, use_wildcards)
-        return rows[0] if rows else None
+        ranked = self._ranked(metric_name)
+        if not ranked:
+            return None
+        score, trial, status, text = ranked[0]
+        return score, trial, status, _hps(text, use_wildcards)
 
     def get_best_trial_id(self, metric_name: str | None = None) -> int | None:
         """The id of the best eligible trial, or None when there is none."""
-        best = self.best_result_summary(metric_name)
-        return best[1] if best is not None and best[0] is not None else None
+        ranked = self._ranked(metric_name)
+        return ranked[0][1] if ranked and ranked[0][0] is not None else None
 
     def get_best_trial(self, metric_name: str | None = None) -> TrialReport | None:
         trial = self.get_best_trial_id(metric_name)

@@ -76,3 +76,8 @@ def test_a_second_process_resumes_the_round_and_sees_the_first_ones_trials(
     assert r[2].get_status() is TrialStatus.SUCCESS
     assert r.get_best_trial_id() == 2
     assert r[0].get_hyperparams() == {"x": 0.5}
+    with asc.Root.at(directory).default_project() as p, p.default_client() as c:
+        with c.optim_round(False, "mae"):
+            pass
+    assert r.main_metric_name == "mse"  # this handle's view, until it refreshes
+    assert r.refresh().main_metric_name == "mae"

@@ -44,6 +44,12 @@ class Round(ScopeMembers, RoundReport):
         """The main metric, as set by this handle or read when it was opened."""
         return self._main_metric
 
+    def refresh(self, deep: bool = True) -> Round:
+        """Re-read what another process may have changed: the main metric."""
+        self._main_metric = self._stored_main_metric()
+        self.is_deep = deep
+        return self
+
     def _stored_main_metric(self) -> str | None:
         return RoundReport.main_metric_name.fget(self)  # type: ignore[attr-defined]
 

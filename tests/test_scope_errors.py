@@ -162,6 +162,14 @@ def test_logging_after_the_split_exited_is_refused(root: asc.Root) -> None:
     assert r[0][0]["mse"].get_valid_scores() == [0.5]
 
 
+def test_a_file_is_not_a_repository(tmp_path: Path) -> None:
+    path = tmp_path / "runs"
+    path.write_text("not a directory")
+    with pytest.raises(NotADirectoryError, match="needs a directory"):
+        asc.Root.at(path)
+    assert path.read_text() == "not a directory"
+
+
 def test_misuse_gives_clear_errors(root: asc.Root) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
         with pytest.raises(RuntimeError, match="with_optimizer"):

@@ -88,6 +88,11 @@ class ParquetRepository:
                 f"auto_compact_parts must be >= 0 (0: never), got {auto_compact_parts!r}"
             )
         self._root = Path(path).absolute()
+        if self._root.exists() and not self._root.is_dir():
+            raise NotADirectoryError(
+                f"{str(path)!r} is a file: a ParquetRepository needs a directory "
+                "(it is created if missing)"
+            )
         self._root.mkdir(parents=True, exist_ok=True)
         self.flush_interval = flush_interval
         self._fsync = fsync

@@ -96,7 +96,11 @@ class Round(ScopeMembers, RoundReport):
                 "before new_rvs_trial()"
             )
         samples = self._optimizer.find_next_best_hyperparams(self, self._space)
-        hyperparams = HyperparameterSamples(samples)
+        hyperparams = (
+            samples
+            if isinstance(samples, HyperparameterSamples)
+            else HyperparameterSamples(samples)
+        )
         loc = self.location
         assert loc.project is not None and loc.client is not None
         number = self.repo.allocate(loc.project, loc.client, loc.round)

@@ -36,11 +36,12 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         parent: Trial,
         hyperparams: HyperparameterSamples,
         continue_on_error: bool,
+        hyperparams_json: str | None = None,
     ) -> None:
         TrialSplitReport.__init__(self, self_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
-        self._hyperparams_json = hyperparams.to_json()
+        self._hyperparams_json = hyperparams_json or hyperparams.to_json()
         self.continue_on_error = continue_on_error
         self.epoch = 0
         self.n_epochs: int | None = None

@@ -118,7 +118,9 @@ class Trial(ScopeMembers, TrialReport):
     def _open_split(self, continue_on_error: bool, retrain: bool) -> TrialSplit:
         number = RETRAIN_SPLIT if retrain else len(self)
         flag = False if retrain else (continue_on_error or self._continue)
-        split = TrialSplit(self._context.push(number), self, self._hyperparams, flag)
+        split = TrialSplit(
+            self._context.push(number), self, self._hyperparams, flag, self._hyperparams_json
+        )
         split._plan()
         self._splits[number] = TrialStatus.PLANNED
         return split

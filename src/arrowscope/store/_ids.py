@@ -33,26 +33,32 @@ class IdAllocator:
         self._root = root
         self._fsync = fsync
         self._next: dict[tuple[str, str, int | None], int] = {}
+        self._dirs: dict[tuple[str, str, int | None], tuple[str, str]] = {}
 
     def allocate(self, project: str, client: str, round: int | None = None) -> int:
         """Claim the next round number (``round=None``) or trial number of ``round``."""
-        directory, prefix = self._place(project, client, round)
-        directory.mkdir(parents=True, exist_ok=True)
         key = (project, client, round)
+        place = self._dirs.get(key)
+        if place is None:
+            directory_path, prefix = self._place(project, client, round)
+            directory_path.mkdir(parents=True, exist_ok=True)
+            place = self._dirs[key] = (str(directory_path), prefix)
+        directory, prefix = place
         number = self._next.get(key)
         if number is None:
-            taken = _numbers(directory, prefix)
+            taken = _numbers(Path(directory), prefix)
             number = taken[-1] + 1 if taken else 0
         while True:
             try:
-                fd = os.open(directory / f"{prefix}{number:08d}", os.O_CREAT | os.O_EXCL, 0o644)
+                path = os.path.join(directory, f"{prefix}{number:08d}")
+                fd = os.open(path, os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
                 number += 1
                 continue
             os.close(fd)
             break
         if self._fsync:
-            fsync_dir(directory)
+            fsync_dir(Path(directory))
         self._next[key] = number + 1
         return number
 

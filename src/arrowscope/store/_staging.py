@@ -79,7 +79,7 @@ class Staging:
                     yield key, batch
 
     def has_pending(self) -> bool:
-        return any(e.n for e in self._events.values()) or any(
+        return any(e.rows for e in self._events.values()) or any(
             b.has_pending() for bs in self._buffers.values() for b in bs.values()
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute  # loaded by Array.cast: import it here, not mid-flush
+import pyarrow.compute as pc
 
 from arrowscope.schema import table_schema
 
@@ -93,7 +93,7 @@ class _Columns:
         self.stamps.extend(stamps[start:stop])
         self.trials.extend(array("i", [buf.trial]) * n)
         self.splits.extend(array("i", [buf.split]) * n)
-        self.epochs.extend(array("i", range(offset + start + 1, offset + stop + 1)))
+        self.epochs.extend(_counting(offset + stop)[offset + start : offset + stop])
         self.metrics.extend([buf.metric] * n)
         self.phases.extend([_PHASES[phase]] * n)
 
@@ -107,13 +107,23 @@ class _Columns:
             pa.array(self.phases, pa.string()),
             _array(pa.int32(), self.epochs),
             _array(pa.float64(), self.values),
-            stamps.cast(pa.timestamp("us", tz="UTC"), safe=False),
+            pc.cast(stamps, options=_NS_TO_US),
         ]
         assert all(len(c) == n for c in columns)
         return pa.RecordBatch.from_arrays(columns, schema=table_schema("metrics"))
 
 
 _PHASES = ("train", "valid")
+_NS_TO_US = pc.CastOptions(pa.timestamp("us", tz="UTC"), allow_time_truncate=True)
+_COUNTING: array[int] = array("i", range(1, 4097))
+
+
+def _counting(n: int) -> array[int]:
+    """``1, 2, …`` at least ``n`` long; sliced for epoch numbers (no per-row Python ints)."""
+    global _COUNTING
+    if len(_COUNTING) < n:
+        _COUNTING = array("i", range(1, 2 * n + 1))
+    return _COUNTING
 
 
 def _array(dtype: pa.DataType, data: array[Any]) -> pa.Array:

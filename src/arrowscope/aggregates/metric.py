@@ -7,6 +7,8 @@ import numbers
 import time
 from array import array
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from arrowscope.aggregates._scope import ScopeMembers
@@ -61,6 +63,7 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         self._init_scope(context, parent)
         self._higher = higher_score_is_better
         self._buffer = buffer
+        self._scope = _ReenteredMetric(self, parent)
         self._open = True
         self._bind(buffer.train.append, buffer.train_at.append, buffer.valid.append)
         self._valid_at_append = buffer.valid_at.append
@@ -142,6 +145,28 @@ class MetricResults(ScopeMembers, MetricResultsReport):
 
     def __len__(self) -> int:
         return len(self._buffer.valid)
+
+
+class _ReenteredMetric(AbstractContextManager["MetricResults"]):
+    """``managed_metric`` for a metric that exists already: nothing to acquire.
+
+    It holds no state of its own, so one object serves every re-entry.
+    """
+
+    def __init__(self, metric: MetricResults, split: TrialSplit) -> None:
+        self._metric = metric
+        self._split = split
+
+    def __enter__(self) -> MetricResults:
+        return self._metric
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        return self._split._release(self._metric, exc)
 
 
 def self_reader(context: AutoMLContext) -> Any:

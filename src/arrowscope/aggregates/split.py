@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -110,12 +111,15 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
     # -- metrics ---------------------------------------------------------------
     def managed_metric(
         self, metric_name: str, higher_score_is_better: bool
-    ) -> Managed[MetricResults]:
+    ) -> AbstractContextManager[MetricResults]:
         """``with split.managed_metric("acc", True) as m:`` -- the metric, created on first use.
 
         Re-entering it gives the same metric; asking for the other direction
         raises ValueError (a metric has one direction per split).
         """
+        found = self._metrics.get(metric_name)
+        if found is not None and found._higher is higher_score_is_better:
+            return found._scope  # the seed idiom re-enters its metrics every epoch
         return Managed(lambda: self._metric(metric_name, higher_score_is_better), self._release)
 
     def _metric(self, name: str, higher_score_is_better: bool) -> MetricResults:

@@ -42,7 +42,10 @@ class Root(ScopeMembers, RootReport):
         """A root on the Parquet repository in ``path`` (created if missing).
 
         ``flush_interval`` bounds, in seconds, how much a crash may lose of a
-        scope that is still running; scope exits are always durable.
+        split that is still logging: a value logged more than that after the
+        last write-out triggers the next one (there is no timer thread, so
+        values logged just before a long pause wait for the next value or the
+        split's exit). Exited splits, trials and rounds are always durable.
         """
         from arrowscope.store import open_repository
 

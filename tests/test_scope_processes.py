@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+
+import duckdb
 
 import arrowscope as asc
 from _scopes import run_trial
@@ -81,3 +84,55 @@ def test_a_second_process_resumes_the_round_and_sees_the_first_ones_trials(
             pass
     assert r.main_metric_name == "mse"  # this handle's view, until it refreshes
     assert r.refresh().main_metric_name == "mae"
+
+
+LONG_SPLIT = textwrap.dedent(
+    """
+    import sys, time
+    import arrowscope as asc
+    root = asc.Root.at(sys.argv[1], flush_interval=0.2)
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        r.with_optimizer(asc.HyperparameterSamplerStub({}), asc.HyperparameterSpace({}))
+        with r.new_rvs_trial() as t, t.new_validation_split() as s:
+            with s.managed_metric("mse", False) as m:
+                m.add_valid_result(0.5)
+                m.add_valid_result(0.25)
+            print("logged", flush=True)
+            time.sleep(60)
+    """
+)
+
+
+def test_a_running_split_is_written_out_in_the_background(tmp_path: Path) -> None:
+    directory = tmp_path / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LONG_SPLIT, str(directory)],
+        cwd=ROOT_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "logged"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _plain_values(directory):
+            time.sleep(0.1)
+        # The writer is alive and idle, yet plain readers see what it logged.
+        assert _plain_values(directory) == [0.5, 0.25]
+    finally:
+        proc.kill()
+        proc.communicate()
+    rnd = asc.Root.at(directory)["default_project"]["default_client"][0]
+    assert rnd[0].get_status() is TrialStatus.RUNNING  # killed inside its block
+    assert rnd[0][0].get_status() is TrialStatus.PLANNED  # no epoch was started
+    assert rnd[0][0]["mse"].get_valid_scores() == [0.5, 0.25]
+
+
+def _plain_values(directory: Path) -> list[float]:
+    files = sorted(directory.glob("metrics/**/*.parquet"))
+    if not files:
+        return []
+    table = duckdb.sql(
+        "select value from read_parquet($files) order by epoch",
+        params={"files": [str(f) for f in files]},
+    )
+    return [row[0] for row in table.fetchall()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 from array import array
@@ -20,8 +19,6 @@ from arrowscope.store import MetricBuffer
 if TYPE_CHECKING:
     from arrowscope.aggregates.split import TrialSplit
 
-_NS = 1_000_000_000
-
 
 def as_value(score: object) -> float:
     """``score`` as a float; TypeError for anything that is not a real number."""
@@ -37,8 +34,9 @@ class MetricResults(ScopeMembers, MetricResultsReport):
     """Train and valid values of one metric in one split, appended to typed arrays.
 
     ``add_train_result``/``add_valid_result`` append a float and a timestamp:
-    no I/O, no SQL. The values reach the repository's log when the split exits
-    (or every ``flush_interval`` seconds while it runs) and stay readable here.
+    no I/O, no SQL, no lock. The values reach the repository's log when the
+    split exits (and, for a Parquet repository, every ``flush_interval``
+    seconds while it runs) and stay readable here.
 
     Example:
         >>> import arrowscope as asc
@@ -67,9 +65,6 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         self._open = True
         self._bind(buffer.train.append, buffer.train_at.append, buffer.valid.append)
         self._valid_at_append = buffer.valid_at.append
-        interval = getattr(context.repository, "flush_interval", math.inf)
-        self._interval_ns = int(interval * _NS) if math.isfinite(interval) else None
-        self._deadline = time.time_ns() + self._interval_ns if self._interval_ns else 2**63
 
     def _bind(self, train: Any, train_at: Any, valid: Any) -> None:
         self._train_append, self._train_at_append, self._valid_append = train, train_at, valid
@@ -79,20 +74,14 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         if type(score) is not float:
             score = as_value(score)
         self._train_append(score)
-        now = time.time_ns()
-        self._train_at_append(now)
-        if now > self._deadline:
-            self._flush_due(now)
+        self._train_at_append(time.time_ns())
 
     def add_valid_result(self, score: float) -> None:
         """Append a validation value (the next epoch of the valid curve)."""
         if type(score) is not float:
             score = as_value(score)
         self._valid_append(score)
-        now = time.time_ns()
-        self._valid_at_append(now)
-        if now > self._deadline:
-            self._flush_due(now)
+        self._valid_at_append(time.time_ns())
 
     def add_train_results(self, scores: Iterable[float]) -> None:
         """Append many train values at once (a list or a numpy array)."""
@@ -112,15 +101,7 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         else:
             block = array("d", [as_value(s) for s in scores])
         values.extend(block)
-        now = time.time_ns()
-        stamps.extend(array("q", [now]) * len(block))
-        if now > self._deadline:
-            self._flush_due(now)
-
-    def _flush_due(self, now: int) -> None:
-        self.repo.flush(self._key())
-        assert self._interval_ns is not None
-        self._deadline = now + self._interval_ns
+        stamps.extend(array("q", [time.time_ns()]) * len(block))
 
     def _close(self) -> None:
         """Called when the split exits: later appends raise ScopeClosedError."""

@@ -42,10 +42,9 @@ class Root(ScopeMembers, RootReport):
         """A root on the Parquet repository in ``path`` (created if missing).
 
         ``flush_interval`` bounds, in seconds, how much a crash may lose of a
-        split that is still logging: a value logged more than that after the
-        last write-out triggers the next one (there is no timer thread, so
-        values logged just before a long pause wait for the next value or the
-        split's exit). Exited splits, trials and rounds are always durable.
+        split that is still running, and how far plain Parquet readers lag
+        behind: a background thread writes out and checkpoints that often.
+        Exited splits, trials and rounds are durable when their block exits.
         """
         from arrowscope.store import open_repository
 

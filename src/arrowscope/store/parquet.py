@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import time
+import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from arrowscope.store._ids import IdAllocator
 from arrowscope.store._reader import PartChecker, Snapshot, read_snapshot
 from arrowscope.store._recovery import recover
 from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
+from arrowscope.store._ticker import Ticker, checkpoint_if_due, write_out
 from arrowscope.store._writer import LogWriter
 from arrowscope.store.compact import compact
 
@@ -38,12 +39,15 @@ class ParquetRepository:
 
     ``flush`` appends the buffered rows to this writer's Arrow IPC log segment
     of the partition (a ``write`` to the kernel: it survives ``kill -9``;
-    ``fsync=True`` also survives a power loss). Checkpoints turn segments into
-    Parquet parts, atomically; they run from ``flush`` once ``flush_interval``
-    seconds have passed since the last one, when a segment grows large, on
-    ``close`` and at interpreter exit. Opening a repository recovers the
-    segments of writers that are gone. Plain readers of ``**/*.parquet`` are
-    at most ``flush_interval`` behind a live writer.
+    ``fsync=True`` also survives a power loss). A daemon thread does the same
+    every ``flush_interval`` seconds for scopes that are still running, so a
+    crash loses at most that much of what they logged. Checkpoints turn
+    segments into Parquet parts, atomically; they run once ``flush_interval``
+    seconds have passed since the last one (from that thread or a ``flush``),
+    when a segment grows large, on ``close`` and at interpreter exit. Opening
+    a repository recovers the segments of writers that are gone. Plain
+    readers of ``**/*.parquet`` are at most about ``flush_interval`` behind a
+    live writer.
 
     A foreign or unreadable file in the data tree -- a ``.parquet`` file that
     is not a readable arrowscope part, or a log segment that is not an Arrow
@@ -57,7 +61,8 @@ class ParquetRepository:
 
     Args:
         path: The directory (created if missing).
-        flush_interval: Seconds between checkpoints, checked at each ``flush``.
+        flush_interval: Seconds between background write-outs and checkpoints
+            (0: only at scope exits, ``flush`` and ``close``).
         fsync: fsync log appends, parts and id claims (slower; survives power loss).
         auto_compact_parts: Compact a partition once this writer wrote more
             parts than this into it (0 disables automatic compaction).
@@ -102,9 +107,15 @@ class ParquetRepository:
         self._checker = PartChecker()
         self._keys: set[RoundKey] = set()
         self._stash: dict[str, tuple[str, Snapshot]] = {}
+        self._lock = threading.RLock()
+        self._ticker = (
+            Ticker(self._staging, self._log, self._lock, flush_interval) if flush_interval else None
+        )
         # At exit (or when garbage-collected) flush and checkpoint; the
         # finalizer holds the writer state, not the repository.
-        self._finalizer = weakref.finalize(self, _shutdown_quietly, self._staging, self._log)
+        self._finalizer = weakref.finalize(
+            self, _shutdown_quietly, self._staging, self._log, self._lock, self._ticker
+        )
         recovered = recover(self._root, self._log.lock, fsync)
         if recovered:
             logger.info("recovered %d log segments in %s", recovered, self._root)
@@ -134,7 +145,8 @@ class ParquetRepository:
             return False
         row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
         data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
-        self._log.write_part("catalog", (project,), data)
+        with self._lock:
+            self._log.write_part("catalog", (project,), data)
         return True
 
     def list_names(self, project: str | None = None) -> list[str]:
@@ -155,31 +167,32 @@ class ParquetRepository:
         self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
     ) -> MetricBuffer:
         self._check_key(key)
-        return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+        with self._lock:
+            return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        if buffer.has_pending():
-            self.flush(key)
-        self._staging.close_buffer(key, buffer)
+        with self._lock:
+            if buffer.has_pending():
+                self.flush(key)
+            self._staging.close_buffer(key, buffer)
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)
-        self._staging.append_event(key, fields)
+        with self._lock:
+            self._staging.append_event(key, fields)
 
     def flush(self, key: RoundKey | None = None) -> None:
-        for k in [key] if key is not None else self._staging.keys():
-            for table, batches in self._staging.take(k).items():
-                if batches:
-                    self._log.append(table, k, batches)
-        if time.monotonic() - self._log.last_checkpoint >= self.flush_interval:
-            self.checkpoint()
+        with self._lock:
+            write_out(self._staging, self._log, None if key is None else [key])
+            checkpoint_if_due(self._log, self.flush_interval)
 
     def checkpoint(self) -> None:
         """Turn this writer's log segments into Parquet parts (rows still staged stay there)."""
-        self._log.checkpoint()
+        with self._lock:
+            self._log.checkpoint()
 
     def close(self) -> None:
-        _shutdown(self._staging, self._log)
+        _shutdown(self._staging, self._log, self._lock, self._ticker)
 
     # -- reading -------------------------------------------------------------
     def parquet_files(self, table: str) -> list[str]:
@@ -208,7 +221,8 @@ class ParquetRepository:
 
     def compact(self) -> int:
         """Merge the parts of every writer per partition; see ``store.compact``."""
-        return compact(self._root, self._log.lock, fsync=self._fsync)
+        with self._lock:
+            return compact(self._root, self._log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
     def _paired(self, table: str, side: str) -> Snapshot:
@@ -220,7 +234,8 @@ class ParquetRepository:
         return snapshot
 
     def _with_own_rows(self, table: str, batches: list[pa.RecordBatch]) -> pa.Table:
-        own = [*self._log.rows(table), *self._staging.peek(table)]
+        with self._lock:
+            own = [*self._log.rows(table), *self._staging.peek(table)]
         return concat(table, batches + [with_partition(table, k, b) for k, b in own])
 
     def _check_key(self, key: RoundKey) -> None:
@@ -237,22 +252,25 @@ def _check_parent(project: str, client: str, round: int | None) -> None:
         raise ValueError(f"a round number is an int >= 0, got {round!r}")
 
 
-def _shutdown(staging: Staging, log: LogWriter) -> None:
-    """Flush everything staged, checkpoint, and drop the writer lock."""
-    try:
-        keys = staging.keys()
-        for key in keys:
-            for table, batches in staging.take(key).items():
-                if batches:
-                    log.append(table, key, batches)
-        log.checkpoint()
-    finally:
-        log.release()
+def _shutdown(
+    staging: Staging, log: LogWriter, lock: threading.RLock, ticker: Ticker | None
+) -> None:
+    """Stop the background writer, flush everything staged, checkpoint, drop the writer lock."""
+    if ticker is not None:
+        ticker.stop()
+    with lock:
+        try:
+            write_out(staging, log)
+            log.checkpoint()
+        finally:
+            log.release()
 
 
-def _shutdown_quietly(staging: Staging, log: LogWriter) -> None:
+def _shutdown_quietly(
+    staging: Staging, log: LogWriter, lock: threading.RLock, ticker: Ticker | None
+) -> None:
     # Runs at interpreter exit or garbage collection, where nobody can catch.
     try:
-        _shutdown(staging, log)
+        _shutdown(staging, log, lock, ticker)
     except Exception:
         logger.exception("could not checkpoint %s at exit; the next writer recovers it", log.root)

@@ -205,7 +205,7 @@ def _interpreter(python: str, env: dict[str, str], packages: Sequence[str]) -> s
 
 def render_header(pythons: dict[str, tuple[str | None, dict[str, str]]]) -> str:
     """The machine and software description."""
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# arrowscope benchmarks",
         "",

@@ -29,7 +29,7 @@ _SAFE_PUNCTUATION: Final = frozenset(" -_.~!$&'(),;@+^`|<>\"")
 _HIVE_NULL: Final = "__HIVE_DEFAULT_PARTITION__"
 
 
-class TrialStatus(str, enum.Enum):
+class TrialStatus(enum.StrEnum):
     """The state of a trial or a split; the string value equals the name."""
 
     PLANNED = "PLANNED"
@@ -37,9 +37,6 @@ class TrialStatus(str, enum.Enum):
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
     ABORTED = "ABORTED"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_terminal(self) -> bool:

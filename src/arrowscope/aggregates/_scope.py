@@ -6,7 +6,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -202,4 +202,4 @@ def us_to_datetime(us: int | None) -> datetime | None:
     """A stored microsecond timestamp as an aware UTC datetime."""
     if us is None:
         return None
-    return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)

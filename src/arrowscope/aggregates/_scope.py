@@ -198,6 +198,21 @@ class ScopeMembers:
         return hash((type(self).__name__, self._context.location))
 
 
+class Stamp:
+    """A read-only ``datetime`` view of an attribute holding microseconds (or None).
+
+    ``created_time = Stamp("_created_us")`` in a class body.
+    """
+
+    def __init__(self, attribute: str) -> None:
+        self._attribute = attribute
+
+    def __get__(self, scope: object, owner: type | None = None) -> datetime | None:
+        if scope is None:  # looked up on the class (help(), introspection)
+            return None
+        return us_to_datetime(getattr(scope, self._attribute))
+
+
 def us_to_datetime(us: int | None) -> datetime | None:
     """A stored microsecond timestamp as an aware UTC datetime."""
     if us is None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from arrowscope.aggregates._scope import Managed, ScopeMembers, us_to_datetime
+from arrowscope.aggregates._scope import Managed, ScopeMembers, Stamp
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.metric import MetricResults, self_reader
 from arrowscope.hyperparams import HyperparameterSamples
@@ -207,14 +206,6 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
     def __len__(self) -> int:
         return len(self._metrics)
 
-    @property
-    def created_time(self) -> datetime | None:
-        return us_to_datetime(self._created_us)
-
-    @property
-    def start_time(self) -> datetime | None:
-        return us_to_datetime(self._started_us)
-
-    @property
-    def end_time(self) -> datetime | None:
-        return us_to_datetime(self._ended_us)
+    created_time = Stamp("_created_us")
+    start_time = Stamp("_started_us")
+    end_time = Stamp("_ended_us")

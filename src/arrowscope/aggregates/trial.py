@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from arrowscope.aggregates._scope import (
     Managed,
     ScopeMembers,
+    Stamp,
     error_fields,
     exit_status,
     is_suppressible,
-    us_to_datetime,
 )
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.metric import self_reader
@@ -186,17 +185,9 @@ class Trial(ScopeMembers, TrialReport):
     def get_status(self) -> TrialStatus:
         return self._status
 
-    @property
-    def created_time(self) -> datetime | None:
-        return us_to_datetime(self._created_us)
-
-    @property
-    def start_time(self) -> datetime | None:
-        return us_to_datetime(self._started_us)
-
-    @property
-    def end_time(self) -> datetime | None:
-        return us_to_datetime(self._ended_us)
+    created_time = Stamp("_created_us")
+    start_time = Stamp("_started_us")
+    end_time = Stamp("_ended_us")
 
 
 def _split_score(split: TrialSplit, metric: str | None) -> tuple[float, bool] | None:

@@ -90,6 +90,9 @@ class ScopeMembers:
     _context: AutoMLContext
     _parent_scope: Any
     is_deep: bool
+    # Set by the scopes that have a status (trials and splits).
+    _status: TrialStatus
+    _hyperparams_json: str
 
     def _init_scope(self, context: AutoMLContext, parent: Any = None) -> None:
         if context.repository is None or context.reader is None:
@@ -178,6 +181,21 @@ class ScopeMembers:
         clone._detached = True
         return clone
 
+    def _status_event(self, status: TrialStatus, at: int, **extra: Any) -> None:
+        """Record a trial's or split's new status (with its hyperparameters)."""
+        loc = self._context.location
+        self.repo.append_event(
+            self._key(),
+            level=loc.level,
+            trial=loc.trial,
+            split=loc.split,
+            status=status.value,
+            hyperparams=self._hyperparams_json,
+            at=at,
+            **extra,
+        )
+        self._status = status
+
     def _key(self) -> tuple[str, str, int]:
         return self._context.location.round_key()
 
@@ -211,6 +229,13 @@ class Stamp:
         if scope is None:  # looked up on the class (help(), introspection)
             return None
         return us_to_datetime(getattr(scope, self._attribute))
+
+
+def context_reader(context: AutoMLContext) -> Reader:
+    """The reader a scope at ``context`` answers its reports with."""
+    if context.reader is None:
+        raise ScopeClosedError(f"a scope at {context.location} needs a repository")
+    return context.reader
 
 
 def us_to_datetime(us: int | None) -> datetime | None:

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from arrowscope.aggregates._scope import ScopeMembers
+from arrowscope.aggregates._scope import ScopeMembers, context_reader
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.errors import ScopeClosedError
 from arrowscope.reports import MetricResultsReport
@@ -57,7 +57,7 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         higher_score_is_better: bool,
         buffer: MetricBuffer,
     ) -> None:
-        MetricResultsReport.__init__(self, self_reader(context), context.location)
+        MetricResultsReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._higher = higher_score_is_better
         self._buffer = buffer
@@ -148,9 +148,3 @@ class _ReenteredMetric(AbstractContextManager["MetricResults"]):
         tb: TracebackType | None,
     ) -> bool:
         return self._split._release(self._metric, exc)
-
-
-def self_reader(context: AutoMLContext) -> Any:
-    if context.reader is None:
-        raise ScopeClosedError(f"a scope at {context.location} needs a repository")
-    return context.reader

@@ -6,9 +6,8 @@ import copy
 import logging
 from typing import TYPE_CHECKING
 
-from arrowscope.aggregates._scope import Managed, ScopeMembers
+from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
 from arrowscope.aggregates.context import AutoMLContext
-from arrowscope.aggregates.metric import self_reader
 from arrowscope.aggregates.trial import Trial
 from arrowscope.errors import ScopeClosedError
 from arrowscope.hyperparams import (
@@ -32,7 +31,7 @@ class Round(ScopeMembers, RoundReport):
     def __init__(
         self, context: AutoMLContext, parent: Client | None, main_metric_name: str | None
     ) -> None:
-        RoundReport.__init__(self, self_reader(context), context.location)
+        RoundReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._main_metric = main_metric_name
         self._optimizer: HyperparameterOptimizer | None = None

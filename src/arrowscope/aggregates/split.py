@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from arrowscope.aggregates._scope import Managed, ScopeMembers, Stamp
+from arrowscope.aggregates._scope import Managed, ScopeMembers, Stamp, context_reader
 from arrowscope.aggregates.context import AutoMLContext
-from arrowscope.aggregates.metric import MetricResults, self_reader
+from arrowscope.aggregates.metric import MetricResults
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import TrialStatus, validate_name
 from arrowscope.reports import TrialSplitReport
@@ -38,7 +38,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         continue_on_error: bool,
         hyperparams_json: str | None = None,
     ) -> None:
-        TrialSplitReport.__init__(self, self_reader(context), context.location)
+        TrialSplitReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
         self._hyperparams_json = hyperparams_json or hyperparams.to_json()
@@ -52,26 +52,13 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         self._ended_us: int | None = None
 
     # -- state and events ----------------------------------------------------
-    def _event(self, status: TrialStatus, at: int, **extra: Any) -> None:
-        self.repo.append_event(
-            self._key(),
-            level="split",
-            trial=self.location.trial,
-            split=self.split_number,
-            status=status.value,
-            hyperparams=self._hyperparams_json,
-            at=at,
-            **extra,
-        )
-        self._status = status
-
     def _plan(self) -> None:
-        self._event(TrialStatus.PLANNED, self._created_us)
+        self._status_event(TrialStatus.PLANNED, self._created_us)
 
     def start(self) -> TrialSplit:
         """Mark the split RUNNING now (the first ``next_epoch`` does it too)."""
         self._started_us = max(now_us(), self._created_us)
-        self._event(TrialStatus.RUNNING, self._started_us)
+        self._status_event(TrialStatus.RUNNING, self._started_us)
         self._log(logging.INFO, "started split %s", self.location)
         return self
 
@@ -82,7 +69,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         self._ended_us = max(now_us(), self._started_us + 1)
         for metric in self._metrics.values():
             metric._close()
-        self._event(status, self._ended_us, **error)
+        self._status_event(status, self._ended_us, **error)
         self.repo.flush(self._key())
         for metric in self._metrics.values():
             self.repo.release_buffer(self._key(), metric._buffer)

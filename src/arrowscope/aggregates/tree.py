@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from arrowscope.aggregates._scope import Managed, ScopeMembers
+from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
 from arrowscope.aggregates.context import AutoMLContext
-from arrowscope.aggregates.metric import self_reader
 from arrowscope.aggregates.round import Round
 from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT, ScopedLocation, validate_name
 from arrowscope.reports import ClientReport, ProjectReport, RootReport
@@ -29,7 +28,7 @@ class Root(ScopeMembers, RootReport):
     """
 
     def __init__(self, context: AutoMLContext) -> None:
-        RootReport.__init__(self, self_reader(context), ScopedLocation())
+        RootReport.__init__(self, context_reader(context), ScopedLocation())
         self._init_scope(context.at(ScopedLocation()), None)
 
     @staticmethod
@@ -101,7 +100,7 @@ class Project(ScopeMembers, ProjectReport):
     """A project: its clients, in name order."""
 
     def __init__(self, context: AutoMLContext, parent: Root | None = None) -> None:
-        ProjectReport.__init__(self, self_reader(context), context.location)
+        ProjectReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
 
     def _child(self, key: Any) -> Client:
@@ -125,7 +124,7 @@ class Client(ScopeMembers, ClientReport):
     """A client: its rounds, numbered from 0."""
 
     def __init__(self, context: AutoMLContext, parent: Project | None = None) -> None:
-        ClientReport.__init__(self, self_reader(context), context.location)
+        ClientReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
 
     def _child(self, key: Any) -> Round:

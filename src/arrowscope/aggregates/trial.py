@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from arrowscope.aggregates._scope import (
     Managed,
     ScopeMembers,
     Stamp,
+    context_reader,
     error_fields,
     exit_status,
     is_suppressible,
 )
 from arrowscope.aggregates.context import AutoMLContext
-from arrowscope.aggregates.metric import self_reader
 from arrowscope.aggregates.split import TrialSplit
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
@@ -44,7 +44,7 @@ class Trial(ScopeMembers, TrialReport):
         scores: dict[int, tuple[float, bool] | None] | None = None,
         created_us: int | None = None,
     ) -> None:
-        TrialReport.__init__(self, self_reader(context), context.location)
+        TrialReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
         self._hyperparams_json = hyperparams.to_json()
@@ -58,29 +58,17 @@ class Trial(ScopeMembers, TrialReport):
         self._retrain_error: BaseException | None = None
 
     # -- events --------------------------------------------------------------
-    def _event(self, status: TrialStatus, at: int, **extra: Any) -> None:
-        self.repo.append_event(
-            self._key(),
-            level="trial",
-            trial=self.trial_number,
-            status=status.value,
-            hyperparams=self._hyperparams_json,
-            at=at,
-            **extra,
-        )
-        self._status = status
-
     def _plan(self) -> None:
-        self._event(TrialStatus.PLANNED, self._created_us)
+        self._status_event(TrialStatus.PLANNED, self._created_us)
         self._log(logging.INFO, "planned trial %s: %s", self.location, self._hyperparams)
 
     def _start(self) -> None:
         self._started_us = max(now_us(), self._created_us)
-        self._event(TrialStatus.RUNNING, self._started_us)
+        self._status_event(TrialStatus.RUNNING, self._started_us)
 
     def _end(self, status: TrialStatus, exc: BaseException | None) -> None:
         self._ended_us = max(now_us(), (self._started_us or self._created_us) + 1)
-        self._event(status, self._ended_us, **error_fields(exc))
+        self._status_event(status, self._ended_us, **error_fields(exc))
         self.repo.flush(self._key())
 
     def _finish(self, exc: BaseException | None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from arrowscope.hyperparams import HyperparameterSamples
@@ -89,8 +88,6 @@ class BaseReport:
     def __getitem__(self, key: int | str) -> Any:
         ids = list(self._child_ids())
         if isinstance(key, int) and not isinstance(key, bool):
-            if all(isinstance(i, int) for i in ids):
-                return self._child(ids[key])
             return self._child(ids[key])
         if key in ids:
             return self._child(key)
@@ -144,6 +141,3 @@ def render_hyperparam(value: Any) -> Any:
 def hyperparams_text(values: dict[str, Any]) -> str:
     """A flat (or wildcard) dict as JSON text, for frame cells meant for people."""
     return json.dumps(values)
-
-
-ScopeTimes = tuple[datetime | None, datetime | None, datetime | None]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from arrowscope.schema import table_schema
 from arrowscope.store._buffer import MetricBuffer, now_us
 from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
 
@@ -44,7 +45,7 @@ class InMemoryRepository:
                 clients.add(client)
             if created:
                 row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
-                batch = pa.RecordBatch.from_pylist([row], schema=_catalog_schema())
+                batch = pa.RecordBatch.from_pylist([row], schema=table_schema("catalog"))
                 self._stored["catalog"].append(with_partition("catalog", (project,), batch))
             return created
 
@@ -98,9 +99,3 @@ class InMemoryRepository:
 
     def compact(self) -> int:
         return 0
-
-
-def _catalog_schema() -> pa.Schema:
-    from arrowscope.schema import table_schema
-
-    return table_schema("catalog")

@@ -97,6 +97,7 @@ class RoundWriter:
         self.repo = repo
         self.key = key
         self.clock = clock or Clock()
+        self.records: dict[int, int] = {}
         repo.create(key[0])
         repo.create(key[0], key[1])
         self.set_main_metric(main_metric)
@@ -139,26 +140,39 @@ class RoundWriter:
             )  # fmt: skip
 
     def split(self, trial: int, number: int, spec: Split, hyperparams: str = "{}") -> None:
-        """One split's lifecycle: PLANNED, RUNNING, metric events and values, its end."""
-        common = {"trial": trial, "split": number, "hyperparams": hyperparams}
+        """One split's lifecycle: PLANNED, RUNNING, metric events and values, its end.
+
+        Each call for the retrain split (-1) of a trial starts a new record of it.
+        """
+        record = 0
+        if number == -1:
+            record = self.records[trial] = self.records.get(trial, -1) + 1
+        common = {"trial": trial, "split": number, "attempt": record, "hyperparams": hyperparams}
         self.event("split", status="PLANNED", **common)
         self.event("split", status="RUNNING", **common)
         for metric in sorted(set(spec.valid) | set(spec.train)):
             self.event(
-                "metric", trial=trial, split=number, metric=metric,
+                "metric", trial=trial, split=number, attempt=record, metric=metric,
                 higher_is_better=spec.hib.get(metric, True),
             )  # fmt: skip
             self.values(
-                trial, number, metric, spec.train.get(metric, []), spec.valid.get(metric, [])
-            )
+                trial, number, metric, spec.train.get(metric, []), spec.valid.get(metric, []),
+                record,
+            )  # fmt: skip
         if spec.status is not None:
             self.event("split", status=spec.status, error=spec.error, **common)
 
     def values(
-        self, trial: int, split: int, metric: str, train: Sequence[float], valid: Sequence[float]
+        self,
+        trial: int,
+        split: int,
+        metric: str,
+        train: Sequence[float],
+        valid: Sequence[float],
+        record: int = 0,
     ) -> None:
         """Log values the way ``MetricResults`` does: value first, then its time stamp."""
-        buf: MetricBuffer = self.repo.metric_buffer(self.key, trial, split, metric)
+        buf: MetricBuffer = self.repo.metric_buffer(self.key, trial, split, metric, attempt=record)
         for value in train:
             buf.train.append(value)
             buf.train_at.append(self.clock.us() * 1000)

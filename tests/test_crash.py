@@ -139,6 +139,7 @@ def _batch(trial: int, n: int) -> pa.RecordBatch:
     columns = {
         "trial": [trial] * n,
         "split": [0] * n,
+        "attempt": [0] * n,
         "metric": ["acc"] * n,
         "phase": ["valid"] * n,
         "epoch": epochs,
@@ -282,11 +283,11 @@ def test_other_foreign_files_are_ignored_and_left_alone(data_dir: Path) -> None:
 
 def test_a_part_of_a_newer_format_asks_for_an_upgrade(data_dir: Path) -> None:
     partition = _partition(data_dir)
-    schema = table_schema("metrics").with_metadata({b"arrowscope.format_version": b"2"})
+    schema = table_schema("metrics").with_metadata({b"arrowscope.format_version": b"3"})
     pq.write_table(
         pa.Table.from_batches([_batch(0, 1)]).cast(schema), partition / "part-x-1-1.parquet"
     )
     repo = ParquetRepository(data_dir)
-    with pytest.raises(CorruptFileError, match=r"format version 2.*upgrade arrowscope"):
+    with pytest.raises(CorruptFileError, match=r"format version 3.*upgrade arrowscope"):
         repo.parquet_files("metrics")
     repo.close()

@@ -22,13 +22,13 @@ NAN, INF = math.nan, math.inf
 
 EXPECTED_COLUMNS = {
     "metrics": [
-        "project", "client", "round", "trial", "split", "metric", "phase", "epoch", "value",
-        "logged_at",
+        "project", "client", "round", "trial", "split", "attempt", "metric", "phase", "epoch",
+        "value", "logged_at",
     ],
     "events": [
-        "project", "client", "round", "level", "trial", "split", "metric", "status",
+        "project", "client", "round", "level", "trial", "split", "metric", "attempt", "status",
         "main_metric_name", "higher_is_better", "hyperparams", "error", "traceback", "at",
-        "writer", "seq",
+        "writer", "seq", "clock",
     ],
     "rounds": [
         "project", "client", "round", "main_metric_name", "higher_is_better", "n_trials",

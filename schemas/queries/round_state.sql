@@ -1,4 +1,5 @@
--- One round's main metric (from its latest round event) and creation time.
-SELECT arg_max(main_metric_name, ("at", seq)) AS main_metric_name, min("at") AS created_at
-FROM events
-WHERE project = $project AND client = $client AND round = $round AND level = 'round'
+-- One round's main metric (its latest round event), creation time, and the
+-- greatest clock of its events (NULL columns when the round has no event).
+SELECT main_metric_name, created_at, last_clock
+FROM _round_state
+WHERE project = $project AND client = $client AND round = $round

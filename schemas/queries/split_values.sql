@@ -1,36 +1,20 @@
 -- Every metric of the splits of one trial ($split: one split, or NULL for
--- all): its declared direction and its train and valid values in epoch order.
--- Values of a replaced retrain split (logged before its latest PLANNED event)
--- are left out.
-WITH ev AS (
-    SELECT level, split, metric, status, higher_is_better, "at", seq
-    FROM events
+-- all), in the splits' current records: its declared direction and its
+-- train and valid values in epoch order.
+WITH vals AS (
+    SELECT split, metric,
+           list(value ORDER BY epoch) FILTER (WHERE phase = 'train') AS train,
+           list(value ORDER BY epoch) FILTER (WHERE phase = 'valid') AS valid
+    FROM _metric_values
     WHERE project = $project AND client = $client AND round = $round AND trial = $trial
-      AND ($split IS NULL OR split = $split)
-),
-planned AS (
-    SELECT split, max("at") AS since
-    FROM ev WHERE level = 'split' AND status = 'PLANNED'
-    GROUP BY split
-),
-direction AS (
-    SELECT e.split, e.metric, coalesce(arg_min(e.higher_is_better, e."at"), true) AS hib
-    FROM ev e LEFT JOIN planned p ON p.split = e.split
-    WHERE e.level = 'metric' AND (e.split >= 0 OR p.since IS NULL OR e."at" >= p.since)
-    GROUP BY e.split, e.metric
-),
-vals AS (
-    SELECT m.split, m.metric,
-           list(m.value ORDER BY m.epoch) FILTER (WHERE m.phase = 'train') AS train,
-           list(m.value ORDER BY m.epoch) FILTER (WHERE m.phase = 'valid') AS valid
-    FROM metrics m LEFT JOIN planned p ON p.split = m.split
-    WHERE m.project = $project AND m.client = $client AND m.round = $round
-      AND m.trial = $trial AND ($split IS NULL OR m.split = $split)
-      AND (m.split >= 0 OR p.since IS NULL OR m.logged_at >= p.since)
-    GROUP BY m.split, m.metric
+        AND ($split IS NULL OR split = $split)
+    GROUP BY split, metric
 )
-SELECT d.split, d.metric, d.hib,
+SELECT d.split, d.metric, d.higher_is_better,
        coalesce(v.train, []::DOUBLE[]) AS train,
        coalesce(v.valid, []::DOUBLE[]) AS valid
-FROM direction d LEFT JOIN vals v ON v.split = d.split AND v.metric = d.metric
+FROM _metric_scope AS d
+LEFT JOIN vals AS v ON v.split = d.split AND v.metric = d.metric
+WHERE d.project = $project AND d.client = $client AND d.round = $round AND d.trial = $trial
+    AND ($split IS NULL OR d.split = $split)
 ORDER BY d.split, d.metric

@@ -1,28 +1,20 @@
 -- rounds: one row per round.
 --
 -- main_metric_name: from the round's latest round event. higher_is_better:
--- the main metric's direction, taken from the highest-id trial that declared
--- the metric in a validation split, and from that trial's highest-id
--- validation split declaring it (NULL when no trial recorded the metric).
+-- the main metric's direction (_metric_direction: as declared by the
+-- highest-numbered trial that recorded it; NULL when no trial did).
 -- n_trials: trials with events; n_success: those whose status is SUCCESS.
 -- best_trial / best_score: among SUCCESS trials with a score, the best by
 -- that direction, ties going to the lowest trial id (NULL when none).
 -- created_at: the round's first round event.
 WITH direction AS (
-    SELECT
-        m.project, m.client, m.round,
-        arg_max_null(m.higher_is_better, struct_pack(trial := m.trial, split := m.split))
-            AS higher_is_better
-    FROM _scope_state AS m
+    SELECT d.project, d.client, d.round, d.higher_is_better
+    FROM _metric_direction AS d
     JOIN _round_state AS r
-        ON r.project = m.project AND r.client = m.client AND r.round = m.round
-        AND r.main_metric_name = m.metric
-    WHERE m.level = 'metric' AND m.split >= 0
-    GROUP BY m.project, m.client, m.round
+        ON r.project = d.project AND r.client = d.client AND r.round = d.round
+        AND r.main_metric_name = d.metric
 ),
 round_trials AS (
-    -- one pass over the round's trials: counts, and the best eligible trial
-    -- (SUCCESS with a score), ties going to the lowest trial id
     SELECT
         t.project, t.client, t.round,
         count(*) AS n_trials,

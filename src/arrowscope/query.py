@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import duckdb
 import pyarrow as pa
 
+from arrowscope._pins import FilePins, PartVanished
 from arrowscope.errors import ArrowscopeError
 from arrowscope.schema import TABLES, full_schema, partition_columns, query_sql, view_sql
 from arrowscope.store import Repository
@@ -97,6 +98,11 @@ DERIVED_VIEWS: Final = (
     "_scope_state",
     "_round_state",
     "_metric_values",
+    "_metric_scope",
+    "_split_metric",
+    "_trial_metric",
+    "_metric_direction",
+    "_success_curves",
     "splits",
     "trials",
     "rounds",
@@ -105,7 +111,18 @@ DERIVED_VIEWS: Final = (
 )
 #: Derived views computed into temporary tables at refresh (see _create_derived_views).
 _MATERIALIZED: Final = frozenset(
-    {"_scope_state", "_round_state", "splits", "trials", "rounds", "params"}
+    {
+        "_scope_state",
+        "_round_state",
+        "_metric_scope",
+        "_split_metric",
+        "_trial_metric",
+        "_metric_direction",
+        "splits",
+        "trials",
+        "rounds",
+        "params",
+    }
 )
 _HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
 # A part may vanish between listing and reading when a compaction runs
@@ -166,8 +183,9 @@ class _State:
     repository: Repository
     owns_repository: bool
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    pins: FilePins = field(default_factory=FilePins)
     views_ready: bool = False
-    derived: bool = True
+    materialize: bool = True
     # (files, pending row counts): what the views show since the last refresh.
     inputs: tuple[Any, ...] = ()
     # The inputs the derived views were last computed from.
@@ -187,6 +205,10 @@ class QuerySession:
 
     Args:
         repository: where the data is read from.
+        materialize: compute the aggregating views into tables at each change
+            of the data (what ``connect`` does: every query over all rounds is
+            then fast); False keeps them plain views, so a query filtered on
+            one round reads only that round (what reports do).
 
     Example:
         >>> from arrowscope.store import InMemoryRepository
@@ -198,11 +220,11 @@ class QuerySession:
     _con: duckdb.DuckDBPyConnection
     _state: _State
 
-    def __init__(self, repository: Repository, derived: bool = True) -> None:
+    def __init__(self, repository: Repository, materialize: bool = True) -> None:
         con = duckdb.connect()
         # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
-        self._init(con, _State(repository, owns_repository=False, derived=derived))
+        self._init(con, _State(repository, owns_repository=False, materialize=materialize))
         self.refresh()
 
     def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
@@ -271,9 +293,10 @@ class QuerySession:
 
         The Parquet part of a base view is re-pointed only when the list of
         visible parts changed; the pending rows are re-registered every time.
-        The derived views are created on the first refresh. A part removed
-        between listing and reading (a concurrent compaction) makes it list
-        again, a few times.
+        The derived views are created on the first refresh. Every part listed
+        is pinned (``_pins``): a compaction deleting it later cannot break
+        this session's queries. A part removed between listing and pinning
+        makes it list again.
 
         Raises:
             QueryError: the parts could not be read after a few attempts.
@@ -282,6 +305,13 @@ class QuerySession:
             try:
                 self._sync()
                 return
+            except PartVanished as exc:
+                logger.debug("part %s vanished before it was pinned; listing again", exc)
+                if attempt == _ATTEMPTS:
+                    raise QueryError(
+                        f"cannot read the Parquet parts: {exc} vanished during each of "
+                        f"{_ATTEMPTS} attempts to list and pin them"
+                    ) from exc
             except duckdb.IOException as exc:
                 if attempt == _ATTEMPTS or not self._lost_a_part(exc):
                     raise QueryError(f"cannot read the Parquet parts: {exc}") from exc
@@ -322,6 +352,7 @@ class QuerySession:
     def close(self) -> None:
         """Close the connection (and the repository, when the session opened it)."""
         self._con.close()
+        self._state.pins.close()
         if self._state.owns_repository:
             self._state.repository.close()
 
@@ -364,7 +395,8 @@ class QuerySession:
         for table in TABLES:
             files = tuple(state.repository.parquet_files(table))
             if files != state.files.get(table):
-                self._point_parquet_view(table, files)
+                stable = state.pins.stable_paths(state.repository.location, table, files)
+                self._point_parquet_view(table, tuple(stable))
                 state.files[table] = files
             pending = state.repository.pending(table)
             pending_rows.append(pending.num_rows)
@@ -373,8 +405,8 @@ class QuerySession:
             self._create_base_views()
             state.views_ready = True
         state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
-        if state.derived and state.inputs != state.derived_for:
-            self._create_derived_views()
+        if state.derived_for is None or (state.materialize and state.inputs != state.derived_for):
+            self._create_derived_views(state.materialize)
             state.derived_for = state.inputs
 
     def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
@@ -389,7 +421,7 @@ class QuerySession:
             )
             source = (
                 f"read_parquet(getvariable('{variable}'), hive_partitioning = true, "
-                f"hive_types = {{{hive_types}}})"
+                f"hive_types = {{{hive_types}}}, union_by_name = true)"
             )
         else:
             source = f"_{table}_no_parts"
@@ -404,8 +436,8 @@ class QuerySession:
                 f"SELECT * FROM _{table}_files UNION ALL BY NAME SELECT * FROM _{table}_pending)"
             )
 
-    def _create_derived_views(self) -> None:
-        """Create the derived views; the costly ones are computed into tables.
+    def _create_derived_views(self, materialize: bool) -> None:
+        """Create the derived views; with ``materialize`` the costly ones become tables.
 
         A connection is a snapshot anyway, so views whose every query would
         aggregate all events and values (``_scope_state``, ``splits``,
@@ -416,7 +448,7 @@ class QuerySession:
         """
         for name in DERIVED_VIEWS:
             body = view_sql(name).strip().rstrip(";")
-            kind = "TEMP TABLE" if name in _MATERIALIZED else "VIEW"
+            kind = "TEMP TABLE" if materialize and name in _MATERIALIZED else "VIEW"
             self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
 
 

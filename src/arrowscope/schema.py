@@ -15,7 +15,7 @@ from typing import Final
 
 import pyarrow as pa
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 TABLES: Final = ("metrics", "events", "catalog")
 METADATA_VERSION_KEY: Final = b"arrowscope.format_version"
 METADATA_TABLE_KEY: Final = b"arrowscope.table"
@@ -82,6 +82,22 @@ def partition_schema(table: str) -> pa.Schema:
 def full_schema(table: str) -> pa.Schema:
     """Partition columns followed by the stored columns: what readers see."""
     return pa.schema(list(partition_schema(table)) + list(table_schema(table)))
+
+
+def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``data`` with the columns of ``schema``: files of an older format lack new columns.
+
+    Columns added by a later format version are nullable; they are filled with
+    nulls here, so format 1 files read like format 2 ones.
+    """
+    if data.schema.names != schema.names:
+        n = data.num_rows
+        columns = [
+            data.column(f.name) if f.name in data.schema.names else pa.nulls(n, f.type)
+            for f in schema
+        ]
+        data = pa.Table.from_arrays(columns, schema=schema)
+    return data.cast(schema)
 
 
 def parquet_metadata(table: str) -> dict[bytes, bytes]:

@@ -93,6 +93,8 @@ class ScopeMembers:
     # Set by the scopes that have a status (trials and splits).
     _status: TrialStatus
     _hyperparams_json: str
+    # A split's record (see events.attempt); None for trials.
+    _record: int | None = None
 
     def _init_scope(self, context: AutoMLContext, parent: Any = None) -> None:
         if context.repository is None or context.reader is None:
@@ -189,6 +191,7 @@ class ScopeMembers:
             level=loc.level,
             trial=loc.trial,
             split=loc.split,
+            attempt=self._record,
             status=status.value,
             hyperparams=self._hyperparams_json,
             at=at,

@@ -17,8 +17,8 @@ from arrowscope.hyperparams import (
 )
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus, validate_name
 from arrowscope.reports import RoundReport, TrialReport
-from arrowscope.reports._base import best_of, parse_hyperparams, parse_status
-from arrowscope.reports.trial import TrialSnapshot
+from arrowscope.reports._base import parse_hyperparams, parse_status
+from arrowscope.reports._rows import SplitScore
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.tree import Client
@@ -45,12 +45,15 @@ class Round(ScopeMembers, RoundReport):
 
     def refresh(self, deep: bool = True) -> Round:
         """Re-read what another process may have changed: the main metric."""
-        self._main_metric = self._stored_main_metric()
+        self._load()
         self.is_deep = deep
         return self
 
-    def _stored_main_metric(self) -> str | None:
-        return RoundReport.main_metric_name.fget(self)  # type: ignore[attr-defined]
+    def _load(self) -> None:
+        """Read the stored main metric, and the round's clock: later events sort after it."""
+        state = self._round_state()
+        self._main_metric = state.main_metric_name if state else None
+        self.repo.observe_clock(state.last_clock if state else None)
 
     def with_optimizer(
         self, hp_optimizer: HyperparameterOptimizer, hp_space: HyperparameterSpace
@@ -124,19 +127,34 @@ class Round(ScopeMembers, RoundReport):
             number = len(self) - 1
         stored = TrialReport(self._reader_of(), self.location.child(number))
         snap = stored._snapshot()
-        scores = {s: stored_split_score(snap, s, self.main_metric_name) for s in snap.split_status}
+        # Events written from here on must sort after every stored one.
+        self.repo.observe_clock(snap.last_clock)
+        retrain = snap.splits.get(RETRAIN_SPLIT)
         trial = Trial(
             self._context.push(number),
             self,
-            parse_hyperparams(snap.state[4] if snap.state else None),
+            parse_hyperparams(snap.state.hyperparams if snap.state else None),
             continue_on_error,
             splits=snap.split_status,
-            scores=scores,
+            scores=self._stored_scores(number),
             created_us=None,
+            retrain_record=None if retrain is None else retrain.record,
         )
-        trial._status = parse_status(snap.state[3] if snap.state else None)
+        trial._status = parse_status(snap.state.status if snap.state else None)
         trial._start()
         return trial
+
+    def _stored_scores(self, trial: int) -> dict[int, tuple[float, bool] | None]:
+        """Each stored validation split's best main-metric value and direction."""
+        metric = self.main_metric_name
+        rows = self._reader_of().records(
+            SplitScore, "split_scores", **self._params(trial=trial, split=None)
+        )
+        return {
+            r.split: (r.best, bool(r.higher_is_better))
+            for r in rows
+            if r.metric == metric and r.split != RETRAIN_SPLIT and r.best is not None
+        }
 
     def _release(self, trial: Trial, exc: BaseException | None) -> bool:
         trial._finish(exc)
@@ -176,14 +194,3 @@ class Round(ScopeMembers, RoundReport):
         clone = copy.copy(self)
         clone._space = copy.deepcopy(self._space)
         return clone
-
-
-def stored_split_score(
-    snap: TrialSnapshot, split: int, metric: str | None
-) -> tuple[float, bool] | None:
-    """A stored split's best valid value of ``metric`` and its direction."""
-    found = snap.metric(split, metric) if metric is not None else None
-    if found is None or split == RETRAIN_SPLIT:
-        return None
-    best = best_of(found.valid, found.higher_is_better)
-    return None if best is None else (best[0], found.higher_is_better)

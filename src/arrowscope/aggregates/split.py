@@ -37,12 +37,14 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         hyperparams: HyperparameterSamples,
         continue_on_error: bool,
         hyperparams_json: str | None = None,
+        record: int = 0,
     ) -> None:
         TrialSplitReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
         self._hyperparams_json = hyperparams_json or hyperparams.to_json()
         self.continue_on_error = continue_on_error
+        self._record = record
         self.epoch = 0
         self.n_epochs: int | None = None
         self._status = TrialStatus.PLANNED
@@ -124,7 +126,11 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
                 f"higher_score_is_better must be a bool, not {higher_score_is_better!r}"
             )
         buffer = self.repo.metric_buffer(
-            self._key(), self.location.trial or 0, self.split_number, name
+            self._key(),
+            self.location.trial or 0,
+            self.split_number,
+            name,
+            attempt=self._record or 0,
         )
         metric = MetricResults(self._context.push(name), self, higher_score_is_better, buffer)
         self.repo.append_event(
@@ -132,6 +138,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
             level="metric",
             trial=self.location.trial,
             split=self.split_number,
+            attempt=self._record,
             metric=name,
             higher_is_better=higher_score_is_better,
         )

@@ -129,7 +129,7 @@ class Client(ScopeMembers, ClientReport):
 
     def _child(self, key: Any) -> Round:
         rnd = Round(self._context.push(key), self, None)
-        rnd._main_metric = rnd._stored_main_metric()
+        rnd._load()
         return rnd
 
     def new_round(self, main_metric_name: str | None = None) -> Managed[Round]:

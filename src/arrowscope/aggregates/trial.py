@@ -43,6 +43,7 @@ class Trial(ScopeMembers, TrialReport):
         splits: dict[int, TrialStatus] | None = None,
         scores: dict[int, tuple[float, bool] | None] | None = None,
         created_us: int | None = None,
+        retrain_record: int | None = None,
     ) -> None:
         TrialReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
@@ -56,6 +57,8 @@ class Trial(ScopeMembers, TrialReport):
         self._started_us: int | None = None
         self._ended_us: int | None = None
         self._retrain_error: BaseException | None = None
+        # The record number of the current retrain split (None: never retrained).
+        self._retrain_record = retrain_record
 
     # -- events --------------------------------------------------------------
     def _plan(self) -> None:
@@ -105,8 +108,18 @@ class Trial(ScopeMembers, TrialReport):
     def _open_split(self, continue_on_error: bool, retrain: bool) -> TrialSplit:
         number = RETRAIN_SPLIT if retrain else len(self)
         flag = False if retrain else (continue_on_error or self._continue)
+        record = 0
+        if retrain:
+            # A new retrain split replaces the earlier one: it starts a new record.
+            record = 0 if self._retrain_record is None else self._retrain_record + 1
+            self._retrain_record = record
         split = TrialSplit(
-            self._context.push(number), self, self._hyperparams, flag, self._hyperparams_json
+            self._context.push(number),
+            self,
+            self._hyperparams,
+            flag,
+            self._hyperparams_json,
+            record,
         )
         split._plan()
         self._splits[number] = TrialStatus.PLANNED

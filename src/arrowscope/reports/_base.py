@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import ScopedLocation, TrialStatus
@@ -13,6 +13,8 @@ from arrowscope.store import Repository
 
 if TYPE_CHECKING:
     from arrowscope.query import QuerySession
+
+Row = TypeVar("Row", bound=NamedTuple)
 
 
 class Reader:
@@ -34,7 +36,7 @@ class Reader:
         if self._session is None:
             from arrowscope.query import QuerySession
 
-            self._session = QuerySession(self.repository, derived=False)
+            self._session = QuerySession(self.repository, materialize=False)
         return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -54,6 +56,10 @@ class Reader:
         if rows is None:
             rows = self._cache[key] = session.run(query, **params).fetchall()
         return rows
+
+    def records(self, row_type: type[Row], query: str, **params: Any) -> list[Row]:
+        """``rows`` as named tuples of ``row_type``."""
+        return [row_type._make(row) for row in self.rows(query, **params)]
 
 
 class BaseReport:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from arrowscope.reports._base import BaseReport, best_of, is_finite
+from arrowscope.reports._base import BaseReport, is_finite
+from arrowscope.reports._rows import SplitScore, SplitValues
 
 
 class MetricResultsReport(BaseReport):
     """The values of one metric of one split, in epoch order.
 
-    The three accessors ``get_train_scores``, ``get_valid_scores`` and
-    ``is_higher_score_better`` read the store; a live ``MetricResults``
-    answers them from its buffer. Every other method derives from them.
-    NaN and ±inf are kept in the curves and ignored when looking for the best.
+    ``get_train_scores``, ``get_valid_scores``, ``is_higher_score_better``
+    and ``_best`` read the store (the best value by the ``_split_metric``
+    rule); a live ``MetricResults`` answers them from its buffer. Every
+    other method derives from them. NaN and ±inf are kept in the curves and
+    ignored when looking for the best.
     """
 
     METRIC_COLUMN_NAME = "metric"
@@ -25,26 +27,35 @@ class MetricResultsReport(BaseReport):
         assert self.location.metric is not None
         return self.location.metric
 
-    def _stored(self) -> tuple[bool, list[float], list[float]]:
-        rows = self._reader.rows(
-            "split_values", **self._params(trial=self.location.trial, split=self.location.split)
-        )
-        for _split, metric, hib, train, valid in rows:
-            if metric == self.metric_name:
-                return bool(hib), list(train), list(valid)
+    def _split_params(self) -> dict[str, object]:
+        return self._params(trial=self.location.trial, split=self.location.split)
+
+    def _stored(self) -> SplitValues:
+        for row in self._reader.records(SplitValues, "split_values", **self._split_params()):
+            if row.metric == self.metric_name:
+                return row
+        raise KeyError(f"metric {self.metric_name!r} was not recorded in {self.location.parent()}")
+
+    def _best(self) -> tuple[float, int] | None:
+        """The best finite validation value and its 1-based epoch, or None."""
+        for row in self._reader.records(SplitScore, "split_scores", **self._split_params()):
+            if row.metric == self.metric_name:
+                if row.best is None or row.n_epochs_to_best is None:
+                    return None
+                return row.best, row.n_epochs_to_best
         raise KeyError(f"metric {self.metric_name!r} was not recorded in {self.location.parent()}")
 
     def get_train_scores(self) -> list[float]:
         """The train values, one per epoch."""
-        return self._stored()[1]
+        return list(self._stored().train)
 
     def get_valid_scores(self) -> list[float]:
         """The validation values, one per epoch."""
-        return self._stored()[2]
+        return list(self._stored().valid)
 
     def is_higher_score_better(self) -> bool:
         """The direction declared when the metric was created in this split."""
-        return self._stored()[0]
+        return bool(self._stored().higher_is_better)
 
     def get_final_validation_score(self) -> float:
         """The last validation value. Raises IndexError when there is none."""
@@ -52,12 +63,12 @@ class MetricResultsReport(BaseReport):
 
     def get_best_validation_score(self) -> float | None:
         """The best finite validation value, or None."""
-        best = best_of(self.get_valid_scores(), self.is_higher_score_better())
+        best = self._best()
         return None if best is None else best[0]
 
     def get_n_epochs_to_best_validation_score(self) -> int | None:
         """The 1-based epoch where the best validation value first occurred, or None."""
-        best = best_of(self.get_valid_scores(), self.is_higher_score_better())
+        best = self._best()
         return None if best is None else best[1]
 
     def is_new_best_score(self) -> bool:

@@ -10,6 +10,7 @@ import polars as pl
 from arrowscope.hyperparams import HyperparameterSamples, wildcard_keys_union
 from arrowscope.location import TrialStatus
 from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status, render_hyperparam
+from arrowscope.reports._rows import RoundState, ScopeState, TrialScore
 from arrowscope.reports.trial import TrialReport
 
 SummaryRow = tuple[float | None, int, TrialStatus, dict[str, Any]]
@@ -33,8 +34,12 @@ class RoundReport(BaseReport):
     @property
     def main_metric_name(self) -> str | None:
         """The round's main metric, as last set."""
-        rows = self._reader.rows("round_state", **self._params())
-        return rows[0][0] if rows else None
+        state = self._round_state()
+        return state.main_metric_name if state else None
+
+    def _round_state(self) -> RoundState | None:
+        rows = self._reader.records(RoundState, "round_state", **self._params())
+        return rows[0] if rows else None
 
     def _child_ids(self) -> Sequence[int]:
         loc = self.location
@@ -56,14 +61,14 @@ class RoundReport(BaseReport):
     def is_higher_score_better(self, metric_name: str | None = None) -> bool:
         """The metric's direction, from the highest-id trial that recorded it."""
         metric = self._metric(metric_name)
-        rows = self._reader.rows("metric_direction", **self._params(metric=metric, trial=None))
+        rows = self._reader.rows("metric_direction", **self._params(metric=metric))
         if not rows:
             raise ValueError(f"no trial of round {self.location} recorded metric {metric!r}")
         return bool(rows[0][0])
 
     def _scores(self, metric: str) -> list[tuple[int, TrialStatus, str | None, float | None]]:
-        rows = self._reader.rows("trial_scores", **self._params(metric=metric))
-        return [(t, parse_status(s), h, score) for t, s, h, score in rows]
+        rows = self._reader.records(TrialScore, "trial_scores", **self._params(metric=metric))
+        return [(r.trial, parse_status(r.status), r.hyperparams, r.score) for r in rows]
 
     def _ranked(
         self, metric_name: str | None
@@ -135,8 +140,9 @@ class RoundReport(BaseReport):
         return names
 
     def _states(self) -> list[tuple[int, TrialStatus, str | None]]:
-        rows = self._reader.rows("scope_states", **self._params(trial=None))
-        return [(r[1], parse_status(r[3]), r[4]) for r in rows if r[0] == "trial"]
+        rows = self._reader.records(ScopeState, "scope_states", **self._params(trial=None))
+        trials = [r for r in rows if r.level == "trial"]
+        return [(r.trial, parse_status(r.status), r.hyperparams) for r in trials]
 
     def get_all_hyperparams(
         self, as_flat: bool = True, use_wildcards: bool = False

@@ -11,6 +11,7 @@ import polars as pl
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import TrialStatus
 from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status
+from arrowscope.reports._rows import RoundState, ScopeState, SplitValues
 from arrowscope.reports.metric import MetricResultsReport
 
 
@@ -24,22 +25,26 @@ class TrialSplitReport(BaseReport):
         assert self.location.split is not None
         return self.location.split
 
-    def _state(self) -> tuple[Any, ...] | None:
-        rows = self._reader.rows("scope_states", **self._params(trial=self.location.trial))
+    def _state(self) -> ScopeState | None:
+        rows = self._reader.records(
+            ScopeState, "scope_states", **self._params(trial=self.location.trial)
+        )
         for row in rows:
-            if row[0] == "split" and row[2] == self.location.split:
+            if row.level == "split" and row.split == self.location.split:
                 return row
         return None
 
-    def _metric_rows(self) -> list[tuple[Any, ...]]:
-        return self._reader.rows(
-            "split_values", **self._params(trial=self.location.trial, split=self.location.split)
+    def _metric_rows(self) -> list[SplitValues]:
+        return self._reader.records(
+            SplitValues,
+            "split_values",
+            **self._params(trial=self.location.trial, split=self.location.split),
         )
 
     def get_status(self) -> TrialStatus:
         """PLANNED, RUNNING, SUCCESS, FAILED or ABORTED."""
         state = self._state()
-        return parse_status(state[3] if state else None)
+        return parse_status(state.status if state else None)
 
     def is_success(self) -> bool:
         return self.get_status() is TrialStatus.SUCCESS
@@ -47,26 +52,32 @@ class TrialSplitReport(BaseReport):
     def get_hyperparams(self) -> HyperparameterSamples:
         """The split's hyperparameters: its trial's."""
         state = self._state()
-        return parse_hyperparams(state[4] if state else None)
+        return parse_hyperparams(state.hyperparams if state else None)
+
+    @property
+    def error(self) -> str | None:
+        """``"ExceptionType: message"`` of the failure, or None."""
+        state = self._state()
+        return state.error if state else None
 
     @property
     def created_time(self) -> datetime | None:
         state = self._state()
-        return state[6] if state else None
+        return state.created_at if state else None
 
     @property
     def start_time(self) -> datetime | None:
         state = self._state()
-        return (state[7] or state[6]) if state else None
+        return (state.started_at or state.created_at) if state else None
 
     @property
     def end_time(self) -> datetime | None:
         state = self._state()
-        return state[8] if state else None
+        return state.ended_at if state else None
 
     def get_metric_names(self) -> list[str]:
         """The metric names, alphabetically."""
-        return [row[1] for row in self._metric_rows()]
+        return [row.metric for row in self._metric_rows()]
 
     def _child_ids(self) -> Sequence[str]:
         return self.get_metric_names()
@@ -87,21 +98,21 @@ class TrialSplitReport(BaseReport):
         return self._child(name)
 
     def _round_main_metric(self) -> str | None:
-        rows = self._reader.rows("round_state", **self._params())
-        return rows[0][0] if rows else None
+        rows = self._reader.records(RoundState, "round_state", **self._params())
+        return rows[0].main_metric_name if rows else None
 
     def is_higher_score_better(self, metric_name: str) -> bool:
         """The metric's direction in this split. KeyError if absent."""
-        for _split, metric, hib, _train, _valid in self._metric_rows():
-            if metric == metric_name:
-                return bool(hib)
+        for row in self._metric_rows():
+            if row.metric == metric_name:
+                return bool(row.higher_is_better)
         raise KeyError(f"metric {metric_name!r} was not recorded in split {self.location}")
 
     def to_scores_over_time_df(self, metric_name: str) -> pl.DataFrame:
         """Columns split_number, epoch, phase, <metric>: train rows, then valid rows."""
-        for _split, metric, _hib, train, valid in self._metric_rows():
-            if metric == metric_name:
-                return scores_frame(self.split_number, metric_name, train, valid)
+        for row in self._metric_rows():
+            if row.metric == metric_name:
+                return scores_frame(self.split_number, metric_name, row.train, row.valid)
         raise KeyError(f"metric {metric_name!r} was not recorded in split {self.location}")
 
 

@@ -11,37 +11,32 @@ import polars as pl
 
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
-from arrowscope.reports._base import BaseReport, best_of, parse_hyperparams, parse_status
+from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status
+from arrowscope.reports._rows import ScopeState, SplitValues, TrialMetric
 from arrowscope.reports.split import TrialSplitReport, scores_frame
 
 
 @dataclass(frozen=True)
-class SplitMetric:
-    """One metric of one split as stored."""
-
-    split: int
-    metric: str
-    higher_is_better: bool
-    train: list[float]
-    valid: list[float]
-
-
-@dataclass(frozen=True)
 class TrialSnapshot:
-    """Everything stored about one trial, read in two queries."""
+    """A trial's state and its splits' states, read in one query."""
 
-    state: tuple[Any, ...] | None
-    split_status: dict[int, TrialStatus] = field(default_factory=dict)
-    metrics: list[SplitMetric] = field(default_factory=list)
+    state: ScopeState | None
+    splits: dict[int, ScopeState] = field(default_factory=dict)
+
+    @property
+    def split_status(self) -> dict[int, TrialStatus]:
+        return {n: parse_status(s.status) for n, s in self.splits.items()}
+
+    @property
+    def last_clock(self) -> int | None:
+        """The greatest clock of the trial's and its splits' events."""
+        clocks = [s.last_clock for s in self.splits.values()]
+        if self.state is not None:
+            clocks.append(self.state.last_clock)
+        return max(clocks, default=None)
 
     def validation_splits(self) -> list[int]:
-        return sorted(s for s in self.split_status if s != RETRAIN_SPLIT)
-
-    def metric(self, split: int, name: str) -> SplitMetric | None:
-        for m in self.metrics:
-            if m.split == split and m.metric == name:
-                return m
-        return None
+        return sorted(s for s in self.splits if s != RETRAIN_SPLIT)
 
 
 class TrialReport(BaseReport):
@@ -55,20 +50,26 @@ class TrialReport(BaseReport):
         return self.location.trial
 
     def _snapshot(self) -> TrialSnapshot:
-        states = self._reader.rows("scope_states", **self._params(trial=self.trial_number))
-        trial_state = next((r for r in states if r[0] == "trial"), None)
-        split_status = {r[2]: parse_status(r[3]) for r in states if r[0] == "split"}
-        values = self._reader.rows(
-            "split_values", **self._params(trial=self.trial_number, split=None)
+        states = self._reader.records(
+            ScopeState, "scope_states", **self._params(trial=self.trial_number)
         )
-        metrics = [SplitMetric(r[0], r[1], bool(r[2]), list(r[3]), list(r[4])) for r in values]
-        return TrialSnapshot(trial_state, split_status, metrics)
+        trial_state = next((r for r in states if r.level == "trial"), None)
+        splits = {r.split: r for r in states if r.level == "split" and r.split is not None}
+        return TrialSnapshot(trial_state, splits)
 
-    def _split_ids(self) -> list[int]:
-        return self._snapshot().validation_splits()
+    def _metric_rows(self) -> list[SplitValues]:
+        return self._reader.records(
+            SplitValues, "split_values", **self._params(trial=self.trial_number, split=None)
+        )
+
+    def _trial_metric(self, metric_name: str) -> TrialMetric | None:
+        rows = self._reader.records(
+            TrialMetric, "trial_metrics", **self._params(trial=self.trial_number)
+        )
+        return next((r for r in rows if r.metric == metric_name), None)
 
     def _child_ids(self) -> Sequence[int]:
-        return self._split_ids()
+        return self._snapshot().validation_splits()
 
     def _child(self, key: Any) -> TrialSplitReport:
         return TrialSplitReport(self._reader, self.location.child(key))
@@ -76,41 +77,41 @@ class TrialReport(BaseReport):
     @property
     def retrained_split(self) -> TrialSplitReport | None:
         """The retrain split (id -1), or None; never counted among the validation splits."""
-        if RETRAIN_SPLIT in self._snapshot().split_status:
+        if RETRAIN_SPLIT in self._snapshot().splits:
             return self._child(RETRAIN_SPLIT)
         return None
 
     def get_status(self) -> TrialStatus:
         state = self._snapshot().state
-        return parse_status(state[3] if state else None)
+        return parse_status(state.status if state else None)
 
     def is_success(self) -> bool:
         return self.get_status() is TrialStatus.SUCCESS
 
     def get_hyperparams(self) -> HyperparameterSamples:
         state = self._snapshot().state
-        return parse_hyperparams(state[4] if state else None)
+        return parse_hyperparams(state.hyperparams if state else None)
 
     @property
     def error(self) -> str | None:
         """``"ExceptionType: message"`` of the failure, or None."""
         state = self._snapshot().state
-        return state[5] if state else None
+        return state.error if state else None
 
     @property
     def created_time(self) -> datetime | None:
         state = self._snapshot().state
-        return state[6] if state else None
+        return state.created_at if state else None
 
     @property
     def start_time(self) -> datetime | None:
         state = self._snapshot().state
-        return (state[7] or state[6]) if state else None
+        return (state.started_at or state.created_at) if state else None
 
     @property
     def end_time(self) -> datetime | None:
         state = self._snapshot().state
-        return state[8] if state else None
+        return state.ended_at if state else None
 
     def get_metric_names(self) -> list[str]:
         """Metric names of the validation splits, first-seen order, alphabetical per split."""
@@ -121,21 +122,13 @@ class TrialReport(BaseReport):
 
     def are_all_splits_successful(self) -> bool:
         snap = self._snapshot()
-        return all(snap.split_status[s] is TrialStatus.SUCCESS for s in snap.validation_splits())
+        status = snap.split_status
+        return all(status[s] is TrialStatus.SUCCESS for s in snap.validation_splits())
 
     def are_all_splits_failures(self) -> bool:
         snap = self._snapshot()
-        return all(
-            snap.split_status[s] is not TrialStatus.SUCCESS for s in snap.validation_splits()
-        )
-
-    def _scored_splits(self, snap: TrialSnapshot, metric: str) -> list[SplitMetric]:
-        found = (snap.metric(s, metric) for s in snap.validation_splits())
-        return [
-            m
-            for m in found
-            if m is not None and snap.split_status[m.split] is TrialStatus.SUCCESS and m.valid
-        ]
+        status = snap.split_status
+        return all(status[s] is not TrialStatus.SUCCESS for s in snap.validation_splits())
 
     def get_avg_validation_score(
         self, metric_name: str, over_time: bool = False
@@ -144,50 +137,33 @@ class TrialReport(BaseReport):
 
         With ``over_time`` the mean curve per epoch, over the splits that reached it.
         """
-        snap = self._snapshot()
-        if snap.state is None or parse_status(snap.state[3]) is not TrialStatus.SUCCESS:
-            return None
-        splits = self._scored_splits(snap, metric_name)
         if over_time:
-            return mean_curve([m.valid for m in splits]) or None
-        bests = [best_of(m.valid, m.higher_is_better) for m in splits]
-        scores = [b[0] for b in bests if b is not None]
-        return sum(scores) / len(scores) if scores else None
+            rows = self._reader.rows(
+                "round_curves", **self._params(metric=metric_name, trial=self.trial_number)
+            )
+            return [r[2] for r in rows] or None
+        found = self._trial_metric(metric_name)
+        return None if found is None else found.score
 
     def get_avg_n_epoch_to_best_validation_score(self, metric_name: str) -> float | None:
         """Mean 1-based epoch of each SUCCESS split's best valid value, or None."""
-        splits = self._scored_splits(self._snapshot(), metric_name)
-        bests = [best_of(m.valid, m.higher_is_better) for m in splits]
-        epochs = [b[1] for b in bests if b is not None]
-        return sum(epochs) / len(epochs) if epochs else None
+        found = self._trial_metric(metric_name)
+        return None if found is None else found.n_epochs_to_best
 
     def is_higher_score_better(self, metric_name: str) -> bool:
         """The direction declared in the last validation split that has the metric."""
-        snap = self._snapshot()
-        for split in reversed(snap.validation_splits()):
-            found = snap.metric(split, metric_name)
-            if found is not None:
-                return found.higher_is_better
-        raise KeyError(f"metric {metric_name!r} was not recorded in trial {self.location}")
+        found = self._trial_metric(metric_name)
+        if found is None:
+            raise KeyError(f"metric {metric_name!r} was not recorded in trial {self.location}")
+        return bool(found.higher_is_better)
 
     def to_scores_over_time_df(self, metric_name: str) -> pl.DataFrame:
         """Every validation split's curves (any status), in split order."""
-        snap = self._snapshot()
         frames = [
             scores_frame(m.split, metric_name, m.train, m.valid)
-            for s in snap.validation_splits()
-            if (m := snap.metric(s, metric_name)) is not None
+            for m in self._metric_rows()
+            if m.split != RETRAIN_SPLIT and m.metric == metric_name
         ]
         if not frames:
             return scores_frame(0, metric_name, [], [])
         return pl.concat(frames)
-
-
-def mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
-    """Element-wise mean per epoch over the curves that reached that epoch."""
-    longest = max((len(c) for c in curves), default=0)
-    out = []
-    for i in range(longest):
-        values = [c[i] for c in curves if len(c) > i]
-        out.append(sum(values) / len(values))
-    return out

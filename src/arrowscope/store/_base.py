@@ -8,7 +8,8 @@ and trial numbers. ``ParquetRepository`` keeps them in a directory,
 Guarantees, for every implementation:
 
 * **Appends only.** Rows are never rewritten or deleted; the state of a scope
-  is its latest event (greatest ``at``, then ``seq``).
+  is its latest event: greatest ``clock`` (a hybrid logical clock stamped by
+  ``append_event``, see ``observe_clock``), then ``writer``, then ``seq``.
 * **Logging is an append.** ``MetricBuffer`` values cost no I/O; they reach
   the backend on ``flush``.
 * **Durability.** After ``flush()`` returns, the flushed rows survive the
@@ -68,12 +69,19 @@ class Repository(Protocol):
 
     # -- writing -------------------------------------------------------------
     def metric_buffer(
-        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+        self,
+        key: RoundKey,
+        trial: int,
+        split: int,
+        metric: str,
+        offsets: tuple[int, int] = (0, 0),
+        attempt: int = 0,
     ) -> MetricBuffer:
         """Open a buffer for the values of one (trial, split, metric).
 
         ``offsets`` are the train and valid values already stored, so epochs
-        continue after them. The buffer stays registered (its pending rows are
+        continue after them; ``attempt`` is the split's record the values
+        belong to (``events.attempt``). The buffer stays registered (its pending rows are
         flushed and visible to readers) until ``release_buffer``.
         """
         ...
@@ -83,7 +91,11 @@ class Repository(Protocol):
         ...
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
-        """Buffer one ``events`` row (``at``, ``writer`` and ``seq`` are filled in)."""
+        """Buffer one ``events`` row (``at``, ``clock``, ``writer`` and ``seq`` are filled in)."""
+        ...
+
+    def observe_clock(self, stamp: int | None) -> None:
+        """Make every later event's ``clock`` greater than ``stamp`` (a stamp read back)."""
         ...
 
     def flush(self, key: RoundKey | None = None) -> None:

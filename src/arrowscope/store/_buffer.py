@@ -28,10 +28,12 @@ class MetricBuffer:
     the process read them directly); ``*_at`` hold ``time.time_ns()`` stamps.
     Values before ``*_flushed`` have already been handed to the writer.
     ``*_offset`` is the number of values stored before this buffer was opened,
-    so epochs continue where they left off.
+    so epochs continue where they left off; ``attempt`` is the split's record
+    the values belong to (a replaced retrain split starts a new one).
     """
 
     __slots__ = (
+        "attempt",
         "metric",
         "split",
         "train",
@@ -46,10 +48,17 @@ class MetricBuffer:
     )
 
     def __init__(
-        self, trial: int, split: int, metric: str, train_offset: int = 0, valid_offset: int = 0
+        self,
+        trial: int,
+        split: int,
+        metric: str,
+        train_offset: int = 0,
+        valid_offset: int = 0,
+        attempt: int = 0,
     ) -> None:
         self.trial = trial
         self.split = split
+        self.attempt = attempt
         self.metric = metric
         self.train: array[float] = array("d")
         self.train_at: array[int] = array("q")
@@ -81,6 +90,7 @@ class _Columns:
         self.stamps: array[int] = array("q")
         self.trials: array[int] = array("i")
         self.splits: array[int] = array("i")
+        self.attempts: array[int] = array("i")
         self.epochs: array[int] = array("i")
         self.metrics: list[str] = []
         self.phases: list[str] = []
@@ -93,6 +103,7 @@ class _Columns:
         self.stamps.extend(stamps[start:stop])
         self.trials.extend(array("i", [buf.trial]) * n)
         self.splits.extend(array("i", [buf.split]) * n)
+        self.attempts.extend(array("i", [buf.attempt]) * n)
         self.epochs.extend(_counting(offset + stop)[offset + start : offset + stop])
         self.metrics.extend([buf.metric] * n)
         self.phases.extend([_PHASES[phase]] * n)
@@ -103,6 +114,7 @@ class _Columns:
         columns = [
             _array(pa.int32(), self.trials),
             _array(pa.int32(), self.splits),
+            _array(pa.int32(), self.attempts),
             pa.array(self.metrics, pa.string()),
             pa.array(self.phases, pa.string()),
             _array(pa.int32(), self.epochs),

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arrowscope.errors import CorruptFileError
-from arrowscope.schema import FORMAT_VERSION, METADATA_TABLE_KEY, METADATA_VERSION_KEY
+from arrowscope.schema import FORMAT_VERSION, METADATA_TABLE_KEY, METADATA_VERSION_KEY, conform
 
 PART_SUFFIX: Final = ".parquet"
 LOG_SUFFIX: Final = ".arrows"
@@ -52,7 +52,7 @@ _SORT_KEYS: Final = {
 # high-cardinality value chunks fall back to plain encoding early, and delta
 # encoding stores timestamps in about one byte each.
 _DICTIONARY_PAGE_BYTES: Final = 64 * 1024
-_DELTA_COLUMNS: Final = {"metrics": ("epoch", "logged_at"), "events": ("at", "seq")}
+_DELTA_COLUMNS: Final = {"metrics": ("epoch", "logged_at"), "events": ("at", "seq", "clock")}
 
 
 class PartName(NamedTuple):
@@ -131,7 +131,9 @@ def parquet_options(table: str, schema: pa.Schema) -> dict[str, Any]:
         "use_dictionary": [c for c in schema.names if c not in delta],
         "dictionary_pagesize_limit": _DICTIONARY_PAGE_BYTES,
         "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
-        "write_statistics": True,
+        # Min/max statistics leave NaN out, and DuckDB folds isnan(value),
+        # value != value and value = 'nan' from them: float columns get none.
+        "write_statistics": [f.name for f in schema if not pa.types.is_floating(f.type)],
     }
 
 
@@ -171,7 +173,7 @@ def check_part(path: str, table: str) -> int:
 def read_part(path: str, schema: pa.Schema) -> pa.Table:
     """The rows of one part, without partition columns."""
     with pq.ParquetFile(path) as file:
-        return file.read().cast(schema)
+        return conform(file.read(), schema)
 
 
 def remove_quietly(path: Path) -> None:

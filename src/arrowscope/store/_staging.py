@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from arrowscope.schema import full_schema, partition_columns
 from arrowscope.store._buffer import EventBuffer, MetricBuffer, metrics_batch, now_us
+from arrowscope.store._clock import HybridClock
 
 RoundKey = tuple[str, str, int]
 
@@ -29,6 +30,7 @@ class Staging:
     def __init__(self, writer_id: str) -> None:
         self.writer_id = writer_id
         self._seq = 0
+        self.clock = HybridClock()
         self._buffers: dict[RoundKey, dict[int, MetricBuffer]] = {}
         self._events: dict[RoundKey, EventBuffer] = {}
 
@@ -42,7 +44,8 @@ class Staging:
     def append_event(self, key: RoundKey, fields: dict[str, Any]) -> None:
         self._seq += 1
         row = dict(fields)
-        row.setdefault("at", now_us())
+        at = row.setdefault("at", now_us())
+        row["clock"] = self.clock.tick(at)
         row["writer"] = self.writer_id
         row["seq"] = self._seq
         events = self._events.get(key)

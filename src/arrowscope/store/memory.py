@@ -67,9 +67,15 @@ class InMemoryRepository:
             return number
 
     def metric_buffer(
-        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+        self,
+        key: RoundKey,
+        trial: int,
+        split: int,
+        metric: str,
+        offsets: tuple[int, int] = (0, 0),
+        attempt: int = 0,
     ) -> MetricBuffer:
-        return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+        return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets, attempt))
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
         if buffer.has_pending():
@@ -78,6 +84,9 @@ class InMemoryRepository:
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._staging.append_event(key, fields)
+
+    def observe_clock(self, stamp: int | None) -> None:
+        self._staging.clock.observe(stamp)
 
     def flush(self, key: RoundKey | None = None) -> None:
         for k in [key] if key is not None else self._staging.keys():

@@ -164,11 +164,18 @@ class ParquetRepository:
 
     # -- writing -------------------------------------------------------------
     def metric_buffer(
-        self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
+        self,
+        key: RoundKey,
+        trial: int,
+        split: int,
+        metric: str,
+        offsets: tuple[int, int] = (0, 0),
+        attempt: int = 0,
     ) -> MetricBuffer:
         self._check_key(key)
         with self._lock:
-            return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+            buffer = MetricBuffer(trial, split, metric, *offsets, attempt)
+            return self._staging.open_buffer(key, buffer)
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
         with self._lock:
@@ -180,6 +187,9 @@ class ParquetRepository:
         self._check_key(key)
         with self._lock:
             self._staging.append_event(key, fields)
+
+    def observe_clock(self, stamp: int | None) -> None:
+        self._staging.clock.observe(stamp)
 
     def flush(self, key: RoundKey | None = None) -> None:
         with self._lock:

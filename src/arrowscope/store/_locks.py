@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -25,6 +28,35 @@ LOCK_SUFFIX: Final = ".lock"
 def writer_lock_path(root: Path, writer: str) -> Path:
     """Where the lock of writer ``writer`` lives."""
     return root / WRITERS_DIR / f"{writer}{LOCK_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class WriterInfo:
+    """Who a writer was: its id, process id and host (written into its lock file)."""
+
+    writer: str
+    pid: int | None
+    host: str | None
+
+    def describe(self) -> str:
+        """``writer <id> (pid <n> on host <h>)``, as far as it is known."""
+        where = f"pid {self.pid}" if self.pid is not None else "pid unknown"
+        if self.host:
+            where += f" on host {self.host}"
+        return f"writer {self.writer} ({where})"
+
+
+def read_writer_info(path: Path, writer: str) -> WriterInfo:
+    """What a writer's lock file says about it (empty or unreadable: only its id)."""
+    try:
+        data = json.loads(path.read_text("utf-8") or "{}")
+    except (OSError, ValueError):
+        data = {}
+    pid = data.get("pid")
+    host = data.get("host")
+    return WriterInfo(
+        writer, pid if isinstance(pid, int) else None, host if isinstance(host, str) else None
+    )
 
 
 class WriterLock:
@@ -52,6 +84,7 @@ class WriterLock:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if _names_inode(self.path, fd):
                 self._fd = fd
+                _write_identity(fd, self.writer)
             else:
                 os.close(fd)  # a recovery deleted the file meanwhile: take a fresh one
 
@@ -101,6 +134,13 @@ def partition_lock(directory: Path) -> Iterator[bool]:
         yield True
     finally:
         os.close(fd)
+
+
+def _write_identity(fd: int, writer: str) -> None:
+    """Record who holds the lock, so that a recovery can say who died."""
+    text = json.dumps({"writer": writer, "pid": os.getpid(), "host": socket.gethostname()})
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, text.encode(), 0)
 
 
 def _names_inode(path: Path, fd: int) -> bool:

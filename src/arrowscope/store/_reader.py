@@ -23,8 +23,8 @@ from typing import Final, NamedTuple
 
 import pyarrow as pa
 
-from arrowscope.schema import table_schema
-from arrowscope.store._files import check_part, parse_log
+from arrowscope.schema import partition_columns, table_schema
+from arrowscope.store._files import check_part, parse_log, read_part
 from arrowscope.store._listing import (
     Part,
     Partition,
@@ -34,7 +34,7 @@ from arrowscope.store._listing import (
     walk,
 )
 from arrowscope.store._log import read_log
-from arrowscope.store._staging import with_partition
+from arrowscope.store._staging import concat, with_partition
 
 _ATTEMPTS: Final = 200
 
@@ -109,3 +109,45 @@ def _read_once(root: Path, table: str, own_writer: str, checker: PartChecker) ->
         for batch in batches
     ]
     return Snapshot(files, pending)
+
+
+def read_partitions(
+    root: Path, table: str, own_writer: str, checker: PartChecker, writer: str
+) -> pa.Table:
+    """Every row of ``table`` in the partitions ``writer`` wrote to (parts and segments).
+
+    Rows of this writer's own segments are left out, as in ``read_snapshot``.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _read_partitions_once(root, table, own_writer, checker, writer)
+        except FileNotFoundError:  # a part compacted away meanwhile
+            time.sleep(0.001 * min(attempt, 10))
+    raise RuntimeError(f"{root / table} kept changing during {_ATTEMPTS} attempts to read it")
+
+
+def _read_partitions_once(
+    root: Path, table: str, own_writer: str, checker: PartChecker, writer: str
+) -> pa.Table:
+    snapshot = read_snapshot(root, table, own_writer, checker)
+    marks = (f"part-{writer}-", f"log-{writer}-")
+    chosen = {
+        partition.path: partition.key
+        for partition, names in walk(root, table, strict=False)
+        if any(name.startswith(marks) for name in names)
+    }
+    batches: list[pa.RecordBatch] = []
+    for path in snapshot.files:
+        key = chosen.get(Path(path).parent)
+        if key is not None:
+            part = read_part(path, table_schema(table))
+            batches.extend(with_partition(table, key, b) for b in part.to_batches())
+    keys = set(chosen.values())
+    for batch in snapshot.batches:
+        if batch.num_rows and _partition_of(table, batch) in keys:
+            batches.append(batch)
+    return concat(table, batches)
+
+
+def _partition_of(table: str, batch: pa.RecordBatch) -> tuple[object, ...]:
+    return tuple(batch.column(name)[0].as_py() for name in partition_columns(table))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,8 +33,10 @@ from arrowscope.store._listing import Partition, list_parts, segment_in_parts, s
 from arrowscope.store._locks import (
     LOCK_SUFFIX,
     WRITERS_DIR,
+    WriterInfo,
     WriterLock,
     claim_if_dead,
+    read_writer_info,
     writer_lock_path,
 )
 from arrowscope.store._log import read_log
@@ -45,16 +48,24 @@ logger = logging.getLogger(__name__)
 _Leftover = tuple[str, Partition, str, int | None]
 
 
-def recover(root: Path, lock: WriterLock, fsync: bool = False) -> int:
+def recover(
+    root: Path,
+    lock: WriterLock,
+    fsync: bool = False,
+    on_dead: Callable[[WriterInfo], None] | None = None,
+) -> list[WriterInfo]:
     """Recover the segments of every writer under ``root`` that is gone.
 
     Args:
         root: The repository directory.
         lock: The lock of the recovering writer (it names the temporary files).
         fsync: fsync the parts written.
+        on_dead: Called for each writer found gone once its rows are in
+            parts, while its lock file still exists: if this process dies
+            during the call, the next one finds the writer again.
 
     Returns:
-        The number of log segments turned into parts.
+        The writers found gone.
     """
     leftovers: dict[str, list[_Leftover]] = defaultdict(list)
     for table in TABLES:
@@ -70,16 +81,24 @@ def recover(root: Path, lock: WriterLock, fsync: bool = False) -> int:
         leftovers.setdefault(writer, [])
     leftovers.pop(lock.writer, None)
     recovered = 0
+    dead: list[WriterInfo] = []
     for writer, files in sorted(leftovers.items()):
-        fd = claim_if_dead(writer_lock_path(root, writer))
+        path = writer_lock_path(root, writer)
+        fd = claim_if_dead(path)
         if fd is None:
             continue  # alive
         try:
+            info = read_writer_info(path, writer)
             recovered += sum(_recover_file(writer, item, lock, fsync) for item in files)
-            remove_quietly(writer_lock_path(root, writer))
+            if on_dead is not None:
+                on_dead(info)
+            dead.append(info)
+            remove_quietly(path)
         finally:
             os.close(fd)
-    return recovered
+    if recovered:
+        logger.info("recovered %d log segments in %s", recovered, root)
+    return dead
 
 
 def _recover_file(writer: str, item: _Leftover, lock: WriterLock, fsync: bool) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import threading
 import weakref
 from pathlib import Path
@@ -15,7 +17,9 @@ from arrowscope.location import validate_name
 from arrowscope.schema import table_schema
 from arrowscope.store._buffer import MetricBuffer, now_us
 from arrowscope.store._ids import IdAllocator
-from arrowscope.store._reader import PartChecker, Snapshot, read_snapshot
+from arrowscope.store._locks import WriterInfo
+from arrowscope.store._orphans import abort_fields, orphaned_scopes
+from arrowscope.store._reader import PartChecker, Snapshot, read_partitions, read_snapshot
 from arrowscope.store._recovery import recover
 from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
 from arrowscope.store._ticker import Ticker, checkpoint_if_due, write_out
@@ -23,6 +27,8 @@ from arrowscope.store._writer import LogWriter
 from arrowscope.store.compact import compact
 
 logger = logging.getLogger(__name__)
+
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 class ParquetRepository:
@@ -116,9 +122,20 @@ class ParquetRepository:
         self._finalizer = weakref.finalize(
             self, _shutdown_quietly, self._staging, self._log, self._lock, self._ticker
         )
-        recovered = recover(self._root, self._log.lock, fsync)
-        if recovered:
-            logger.info("recovered %d log segments in %s", recovered, self._root)
+        try:
+            recover(self._root, self._log.lock, fsync, on_dead=self._abort_orphans)
+        except OSError as exc:
+            if exc.errno not in _READ_ONLY_ERRNOS:
+                raise
+            # A reader without write access still reads; it cannot end what
+            # dead writers left running, so those scopes read as they were left.
+            logger.warning(
+                "%s cannot be written here (%s): writers that died are not recovered, and "
+                "their unfinished trials and splits read PLANNED or RUNNING until a process "
+                "that can write opens the directory",
+                self._root,
+                exc.strerror,
+            )
 
     @property
     def writer_id(self) -> str:
@@ -235,6 +252,29 @@ class ParquetRepository:
             return compact(self._root, self._log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
+    def _abort_orphans(self, dead: WriterInfo) -> None:
+        """End ABORTED the trials and splits ``dead`` left running; durable on return."""
+        events = read_partitions(self._root, "events", self.writer_id, self._checker, dead.writer)
+        orphans = orphaned_scopes(events, dead.writer)
+        if not orphans:
+            return
+        me = WriterInfo(self.writer_id, os.getpid(), socket.gethostname())
+        keys = set()
+        with self._lock:
+            for scope in orphans:
+                self._staging.clock.observe(scope["order_clock"])
+                key = (scope["project"], scope["client"], scope["round"])
+                self._staging.append_event(key, abort_fields(scope, dead, me))
+                keys.add(key)
+            write_out(self._staging, self._log, sorted(keys))
+            self._log.checkpoint()
+        logger.warning(
+            "%s died with %d trials and splits unfinished in %s; they are now ABORTED",
+            dead.describe(),
+            len(orphans),
+            self._root,
+        )
+
     def _paired(self, table: str, side: str) -> Snapshot:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:

@@ -122,8 +122,10 @@ def test_a_running_split_is_written_out_in_the_background(tmp_path: Path) -> Non
         proc.kill()
         proc.communicate()
     rnd = asc.Root.at(directory)["default_project"]["default_client"][0]
-    assert rnd[0].get_status() is TrialStatus.RUNNING  # killed inside its block
-    assert rnd[0][0].get_status() is TrialStatus.PLANNED  # no epoch was started
+    # Killed inside its block: the next process to open the directory ends it ABORTED.
+    assert rnd[0].get_status() is TrialStatus.ABORTED
+    assert rnd[0][0].get_status() is TrialStatus.ABORTED  # it was PLANNED: no epoch started
+    assert rnd[0].error is not None and rnd[0].error.startswith("WriterDied: ")
     assert rnd[0][0]["mse"].get_valid_scores() == [0.5, 0.25]
 
 

@@ -125,6 +125,21 @@ _MATERIALIZED: Final = frozenset(
     }
 )
 _HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
+#: The tables a by_round session holds one round of.
+_ROUND_TABLES: Final = ("events", "metrics")
+#: The derived views a by_round session computes into tables for its round:
+#: the report queries read them many times, and planning the views each
+#: time costs more than computing them once.
+_ROUND_MATERIALIZED: Final = frozenset(
+    {
+        "_scope_state",
+        "_round_state",
+        "_metric_scope",
+        "_split_metric",
+        "_trial_metric",
+        "_metric_direction",
+    }
+)
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
 _ATTEMPTS: Final = 4
@@ -185,11 +200,13 @@ class _State:
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     pins: FilePins = field(default_factory=FilePins)
     views_ready: bool = False
-    materialize: bool = True
+    by_round: bool = False
     # (files, pending row counts): what the views show since the last refresh.
     inputs: tuple[Any, ...] = ()
     # The inputs the derived views were last computed from.
     derived_for: tuple[Any, ...] | None = None
+    # by_round: the round the base views hold, and the inputs it was read from.
+    focused: tuple[Any, ...] | None = None
 
 
 # connection -> its state; entries vanish with their connection.
@@ -205,10 +222,13 @@ class QuerySession:
 
     Args:
         repository: where the data is read from.
-        materialize: compute the aggregating views into tables at each change
-            of the data (what ``connect`` does: every query over all rounds is
-            then fast); False keeps them plain views, so a query filtered on
-            one round reads only that round (what reports do).
+        by_round: False (what ``connect`` does): the views show every round,
+            and the aggregating ones are computed into tables at each change
+            of the data, so any query over them is fast. True (what reports
+            do): ``events`` and ``metrics`` hold the rows of one round, read
+            into memory by ``focus`` once per change of the data, and every
+            view is a plain view over them: many small questions about one
+            round cost one read of that round.
 
     Example:
         >>> from arrowscope.store import InMemoryRepository
@@ -220,11 +240,11 @@ class QuerySession:
     _con: duckdb.DuckDBPyConnection
     _state: _State
 
-    def __init__(self, repository: Repository, materialize: bool = True) -> None:
+    def __init__(self, repository: Repository, by_round: bool = False) -> None:
         con = duckdb.connect()
         # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
-        self._init(con, _State(repository, owns_repository=False, materialize=materialize))
+        self._init(con, _State(repository, owns_repository=False, by_round=by_round))
         self.refresh()
 
     def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
@@ -405,8 +425,12 @@ class QuerySession:
             self._create_base_views()
             state.views_ready = True
         state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
-        if state.derived_for is None or (state.materialize and state.inputs != state.derived_for):
-            self._create_derived_views(state.materialize)
+        if state.by_round:
+            if state.derived_for is None:
+                self._create_derived_views(frozenset())
+                state.derived_for = state.inputs
+        elif state.inputs != state.derived_for:
+            self._create_derived_views(_MATERIALIZED)
             state.derived_for = state.inputs
 
     def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
@@ -428,16 +452,44 @@ class QuerySession:
             self._con.register(source, full_schema(table).empty_table())
         self._con.execute(f"CREATE OR REPLACE VIEW _{table}_files AS SELECT * FROM {source}")
 
+    def focus(self, project: str, client: str, round: int) -> None:
+        """(``by_round`` sessions) Make ``events`` and ``metrics`` hold this round's rows.
+
+        The rows are read once per change of the data (``refresh``), then
+        every query about the round runs on them in memory.
+        """
+        state = self._state
+        if not state.by_round:
+            raise ValueError("focus() needs a session made with by_round=True")
+        key = (project, client, round, state.inputs)
+        if key == state.focused:
+            return
+        for table in _ROUND_TABLES:
+            self._con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _{table}_round AS SELECT * FROM _{table}_all "
+                "WHERE project = $1 AND client = $2 AND round = $3",
+                [project, client, round],
+            )
+        self._create_derived_views(_ROUND_MATERIALIZED)
+        state.focused = key
+
     def _create_base_views(self) -> None:
+        by_round = self._state.by_round
         for table in TABLES:
             columns = ", ".join(_identifier(f.name) for f in full_schema(table))
+            name = f"_{table}_all" if by_round and table in _ROUND_TABLES else table
             self._con.execute(
-                f"CREATE OR REPLACE VIEW {table} AS SELECT {columns} FROM ("
+                f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM ("
                 f"SELECT * FROM _{table}_files UNION ALL BY NAME SELECT * FROM _{table}_pending)"
             )
+            if name != table:
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _{table}_round AS SELECT * FROM {name} LIMIT 0"
+                )
+                self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_round")
 
-    def _create_derived_views(self, materialize: bool) -> None:
-        """Create the derived views; with ``materialize`` the costly ones become tables.
+    def _create_derived_views(self, materialized: frozenset[str]) -> None:
+        """Create the derived views; those named in ``materialized`` become tables.
 
         A connection is a snapshot anyway, so views whose every query would
         aggregate all events and values (``_scope_state``, ``splits``,
@@ -448,7 +500,7 @@ class QuerySession:
         """
         for name in DERIVED_VIEWS:
             body = view_sql(name).strip().rstrip(";")
-            kind = "TEMP TABLE" if materialize and name in _MATERIALIZED else "VIEW"
+            kind = "TEMP TABLE" if name in materialized else "VIEW"
             self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
 
 

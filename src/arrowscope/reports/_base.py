@@ -36,15 +36,17 @@ class Reader:
         if self._session is None:
             from arrowscope.query import QuerySession
 
-            self._session = QuerySession(self.repository, materialize=False)
+            self._session = QuerySession(self.repository, by_round=True)
         return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
         """The rows of ``schemas/queries/<query>.sql`` with ``params`` bound.
 
-        Answers are reused while the data is unchanged (same parts, same
-        pending row counts), so asking a finished round the same question
-        twice costs one query.
+        Every report query is about one round (``project``, ``client`` and
+        ``round`` are among ``params``): the session holds that round in
+        memory while the data is unchanged. Answers are reused while the data
+        is unchanged too (same parts, same pending row counts), so asking a
+        finished round the same question twice costs one query.
         """
         session = self.session
         session.refresh()
@@ -54,6 +56,7 @@ class Reader:
         key = (query, *sorted(params.items()))
         rows = self._cache.get(key)
         if rows is None:
+            session.focus(params["project"], params["client"], params["round"])
             rows = self._cache[key] = session.run(query, **params).fetchall()
         return rows
 

@@ -3,7 +3,8 @@
 --
 -- value: the JSON scalar as text (strings without their quotes, booleans as
 -- true/false, NULL for a JSON null); value_num: the value as a double when it
--- is a JSON number, else NULL (booleans and strings included). Hyperparams
+-- is a JSON number or one of the strings NaN, Infinity, -Infinity (how stored
+-- JSON spells those floats), else NULL (booleans and strings included). Hyperparams
 -- text that is not a JSON object is skipped.
 WITH trial_hyperparams AS (
     SELECT project, client, round, trial, hyperparams
@@ -26,6 +27,8 @@ SELECT
     entry.key AS name,
     entry.value ->> '$' AS value,
     CASE WHEN json_type(entry.value) IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'HUGEINT')
-         THEN CAST(entry.value ->> '$' AS DOUBLE) END AS value_num
+         THEN CAST(entry.value ->> '$' AS DOUBLE)
+         WHEN entry.value ->> '$' IN ('NaN', 'Infinity', '-Infinity') THEN CAST(entry.value ->> '$' AS DOUBLE)
+         END AS value_num
 FROM entries
 ORDER BY project, client, round, trial, name

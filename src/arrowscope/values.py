@@ -56,13 +56,13 @@ def exact_float(value: object, what: str = "a metric value") -> float:
             f"{what} must be a real number (int, float, numpy number, or an exact "
             f"Fraction or Decimal), not {type(value).__name__}: {value!r:.80}"
         )
-    if isinstance(value, numbers.Integral):
-        value = int(value)  # compare as Python ints: numpy would compare as floats
+    # Integers are compared as Python ints: numpy would compare them as floats.
+    number = int(value) if isinstance(value, numbers.Integral) else value
     try:
-        result = float(value)
+        result = float(number)
     except (OverflowError, ValueError) as exc:
         raise ValueError(_inexact(value, what)) from exc
-    if result != value and not (result != result and value != value):  # NaN equals NaN here
+    if result != number and not (result != result and number != number):  # NaN is NaN
         raise ValueError(_inexact(value, what))
     return result
 

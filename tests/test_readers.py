@@ -44,7 +44,9 @@ def test_scan_types_the_partition_columns_as_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("names", [LOOKALIKES[:1], LOOKALIKES[1:2]], ids=["001-true", "1e5-NaN"])
-def test_the_readme_recipes_keep_names_as_text(tmp_path: Path, names: list[tuple[str, str]]) -> None:
+def test_the_readme_recipes_keep_names_as_text(
+    tmp_path: Path, names: list[tuple[str, str]]
+) -> None:
     runs = tmp_path / "runs"
     write_rounds(runs, names)
     glob = str(runs / "metrics" / "**" / "*.parquet")

@@ -218,9 +218,9 @@ def test_metric_values_round_trip_exactly_or_are_refused(root: asc.Root) -> None
     found = stored_values(root)
     assert found[:-1] == [stored for _, stored in ACCEPTED_VALUES]
     assert math.isnan(found[-1])  # polars and Python see it; see NOTES on DuckDB's isnan
-    assert asc.connect(root).sql("select count(*) from metrics where phase = 'train'").fetchall() == [
-        (0,)
-    ]
+    assert asc.connect(root).sql(
+        "select count(*) from metrics where phase = 'train'"
+    ).fetchall() == [(0,)]
 
 
 BATCHES_REFUSED = [
@@ -264,7 +264,9 @@ def test_a_refused_batch_appends_nothing(root: asc.Root) -> None:
 
 
 # -- names ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["🚀" * 20, "漢" * 80, "%" * 80], ids=["20 emoji", "80 CJK", "80 %"])
+@pytest.mark.parametrize(
+    "name", ["🚀" * 20, "漢" * 80, "%" * 80], ids=["20 emoji", "80 CJK", "80 %"]
+)
 def test_names_at_the_encoded_limit_are_stored(tmp_path: Path, name: str) -> None:
     root = asc.Root.at(tmp_path / "runs")
     with root.get_project(name) as p, p.get_client(name) as c, c.new_round(name) as r:
@@ -277,7 +279,9 @@ def test_names_at_the_encoded_limit_are_stored(tmp_path: Path, name: str) -> Non
     assert con.sql("select project, client, metric from metrics").fetchall() == [(name,) * 3]
 
 
-@pytest.mark.parametrize("name", ["🚀" * 21, "漢" * 81, "%" * 81], ids=["21 emoji", "81 CJK", "81 %"])
+@pytest.mark.parametrize(
+    "name", ["🚀" * 21, "漢" * 81, "%" * 81], ids=["21 emoji", "81 CJK", "81 %"]
+)
 def test_names_past_the_encoded_limit_are_refused_before_any_file(
     tmp_path: Path, name: str
 ) -> None:

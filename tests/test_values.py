@@ -52,6 +52,12 @@ def test_non_finite_hyperparameters_are_standard_json_strings() -> None:
     assert pl.Series([text]).str.json_decode().struct.field("b").to_list() == ["Infinity"]
 
 
+def test_samples_with_nan_equal_their_stored_copy() -> None:
+    hp = HyperparameterSamples({"a": float("nan"), "b": 1})
+    assert HyperparameterSamples.from_json(hp.to_json()) == hp
+    assert hp == {"a": float("nan"), "b": 1} and hp != {"a": 0.0, "b": 1}
+
+
 def test_bare_nan_tokens_written_earlier_are_still_read() -> None:
     back = HyperparameterSamples.from_json('{"a": NaN, "b": -Infinity}')
     assert math.isnan(back["a"]) and back["b"] == -math.inf

@@ -338,11 +338,12 @@ class HyperparameterSamples(Mapping[str, Scalar]):
         return len(self._flat)
 
     def __eq__(self, other: object) -> bool:
+        """Equal flat keys and values; a NaN value equals NaN (as stored and read back)."""
         if isinstance(other, HyperparameterSamples):
-            return self._flat == other._flat
+            return _nan_as_equal(self._flat) == _nan_as_equal(other._flat)
         if isinstance(other, Mapping):
             try:
-                return self._flat == HyperparameterSamples(other)._flat
+                return self == HyperparameterSamples(other)
             except (TypeError, ValueError):
                 return False
         return NotImplemented
@@ -392,6 +393,13 @@ class HyperparameterSamples(Mapping[str, Scalar]):
             TypeError: A value is a list.
         """
         return cls(_load_json_object(text, cls.__name__))
+
+
+_NAN = object()  # stands for every NaN value when samples are compared
+
+
+def _nan_as_equal(flat: dict[str, Scalar]) -> dict[str, object]:
+    return {k: _NAN if isinstance(v, float) and v != v else v for k, v in flat.items()}
 
 
 def wildcard_keys_union(

@@ -1,9 +1,8 @@
 """The ``arrowscope`` command.
 
 Error exits and help run in a real subprocess (``python -m arrowscope.cli``).
-The data commands run twice: in a subprocess over a ``ParquetRepository``
-directory (when that backend is available), and in-process over Parquet parts
-written by ``PartsRepository``.
+The data commands run twice over a data directory written through the scope
+API: in a subprocess, and in-process (``cli.main``).
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import arrowscope
-from _rounds import REPOSITORIES, Clock, PartsRepository, RoundWriter, publish, split
-from arrowscope import cli, query
-from arrowscope.store import Repository
+import arrowscope as asc
+from _rounds import RoundWriter, publish, split
+from arrowscope import cli
 
 SRC = Path(arrowscope.__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -101,49 +100,49 @@ def test_format_table_aligns_wide_characters() -> None:
 
 
 # -- with data ----------------------------------------------------------------------------------
-def write_rounds(repo: Repository) -> None:
-    clock = Clock()
-    rnd = RoundWriter(repo, ("it's", "é 漢", 0), "mse", clock)
-    rnd.trial(0, {"lr": 0.5, "act": "relu"}, [split([0.5, 0.25]), split([0.75, 0.5])])
-    rnd.trial(1, {"lr": 0.125}, [split([1.0], status="FAILED")], status="FAILED", error="E: x")
-    rnd.trial(2, {"lr": 0.25}, [split([0.25, 0.5, 0.125]), split([0.5])])
-    rnd = RoundWriter(repo, ("it's", "é 漢", 1), "acc", clock)
-    rnd.trial(0, {"lr": 0.5}, [split([0.5, 0.75], metric="acc", hib=True)])
-    rnd = RoundWriter(repo, ("vision", "resnet", 0), "mse", clock)
-    rnd.trial(0, {"lr": 0.5}, [split([0.5, NAN_VALUE], more={"acc": ([0.25], True)})])
-    repo.create("empty")
-    publish(repo)
+def write_rounds(path: Path) -> None:
+    """Three rounds of two clients through the scope API, and an empty project.
+
+    A part is published after each trial of the first round, so that
+    compaction has parts to merge.
+    """
+    root = asc.Root.at(path, flush_interval=3600)
+    rnd = RoundWriter(root, ("it's", "é 漢"), "mse")
+    rnd.trial({"lr": 0.5, "act": "relu"}, [split([0.5, 0.25]), split([0.75, 0.5])])
+    publish(root.repository)
+    rnd.trial({"lr": 0.125}, [split([1.0], error=ValueError("x"))])  # FAILED
+    publish(root.repository)
+    rnd.trial({"lr": 0.25}, [split([0.25, 0.5, 0.125]), split([0.5])])
+    rnd.close()
+    rnd = RoundWriter(root, ("it's", "é 漢"), "acc")
+    rnd.trial({"lr": 0.5}, [split([0.5, 0.75], metric="acc", hib=True)])
+    rnd.close()
+    rnd = RoundWriter(root, ("vision", "resnet"), "mse")
+    rnd.trial({"lr": 0.5}, [split([0.5, NAN_VALUE], more={"acc": ([0.25], True)})])
+    rnd.close()
+    with root.get_project("empty"):
+        pass
+    root.close()
 
 
 NAN_VALUE = math.nan
 
 
 @pytest.fixture(params=["subprocess", "in-process"])
-def run(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+def run(request: pytest.FixtureRequest, tmp_path: Path) -> Run:
     """``run(*args)``; a ``DATA`` argument stands for a directory holding ``write_rounds``."""
+    data = tmp_path / "it's runs"
+    write_rounds(data)
+
+    def arguments(args: tuple[str, ...]) -> list[str]:
+        return [str(data) if a == "DATA" else a for a in args]
+
     if request.param == "subprocess":
-        if "parquet" not in REPOSITORIES:
-            pytest.skip("ParquetRepository not available")
-        repo = REPOSITORIES["parquet"](tmp_path)
-        write_rounds(repo)
-        repo.close()
-        data = str(repo.location)
-        return lambda *args: run_subprocess(*[data if a == "DATA" else a for a in args])
-
-    parts = PartsRepository(tmp_path / "runs")
-    write_rounds(parts)
-
-    def open_directory(path: object) -> Repository:
-        if Path(str(path)) != parts.root:
-            return query.open_directory(path)  # type: ignore[arg-type]
-        return parts
-
-    monkeypatch.setattr(query, "open_directory", open_directory)
-    monkeypatch.setattr(cli, "open_directory", open_directory)
+        return lambda *args: run_subprocess(*arguments(args))
     capsys = request.getfixturevalue("capsys")
 
     def run_in_process(*args: str) -> tuple[int, str, str]:
-        code = cli.main([str(parts.root) if a == "DATA" else a for a in args])
+        code = cli.main(arguments(args))
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -254,8 +253,13 @@ def test_compact(run: Run) -> None:
     report = json.loads(out)
     assert set(report) == {"parts_merged", "files_before", "files_after", "bytes_before",
                            "bytes_after"}  # fmt: skip
-    assert report["files_after"] <= report["files_before"]
+    assert report["parts_merged"] > 0
+    assert report["files_after"] < report["files_before"]
+    code, out, _ = run("compact", "DATA", "--json")
+    assert code == 0 and json.loads(out)["parts_merged"] == 0  # nothing left to merge
     code, out, _ = run("compact", "DATA")
-    assert code == 0 and out.startswith("merged ")
+    assert code == 0 and out.startswith("merged 0")
     code, out, _ = run("sql", "DATA", "select count(*) from trials", "--csv")
     assert out.splitlines()[1] == "5"  # nothing lost or doubled
+    code, out, _ = run("sql", "DATA", "select count(*), sum(value) from metrics", "--csv")
+    assert out.splitlines()[1].startswith("28,")

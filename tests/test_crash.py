@@ -36,6 +36,8 @@ from arrowscope.schema import table_schema
 from arrowscope.store import ParquetRepository
 from arrowscope.store._files import check_part
 
+pytestmark = pytest.mark.slow  # real subprocesses
+
 Spawn = Callable[..., subprocess.Popen[str]]
 RUNS = 4
 KEY_COLUMNS = ["round", "trial", "split", "metric", "phase", "epoch"]

@@ -28,6 +28,9 @@ REJECTED = [
     (" leading", "blanks"),
     ("trailing ", "blanks"),
     ("x" * 129, "at most 128 characters"),
+    ("😀" * 21, "at most 240 bytes once percent-encoded"),
+    ("漢" * 81, "this one takes 243"),
+    ("lone \ud800 surrogate", "control characters"),
     ("__HIVE_DEFAULT_PARTITION__", "reserved"),
     (3, "must be a str"),
     (None, "must be a str"),
@@ -55,6 +58,11 @@ ROUND_TRIPPED = [
     "#hash~tilde",
     "...",
     "x" * 128,
+    "😀" * 20,
+    "漢" * 80,
+    "NaN",
+    "true",
+    "1e5",
 ]
 HIVE_TYPES = "{'project': 'VARCHAR', 'client': 'VARCHAR', 'round': 'INTEGER'}"
 POLARS_HIVE = {"project": pl.String, "client": pl.String, "round": pl.Int32}

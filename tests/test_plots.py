@@ -11,31 +11,30 @@ import polars as pl
 import pytest
 
 import arrowscope
-from _rounds import Clock, RoundWriter, split
+from _rounds import RoundWriter, split
 from arrowscope.plots import plot_hyperparameter_scatter, plot_learning_curves
 from arrowscope.query import QuerySession, connect
-from arrowscope.store import InMemoryRepository
+from arrowscope.store import Repository
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def repo() -> InMemoryRepository:
-    repo = InMemoryRepository()
-    clock = Clock()
-    rnd = RoundWriter(repo, ("p", "c", 0), "mse", clock)
-    rnd.trial(0, {"lr": 0.5, "act": "relu"}, [split([0.5, 0.25], more={"acc": ([0.5], True)})])
-    rnd.trial(1, {"lr": 0.001, "act": "tanh"}, [split([1.0, 0.75, 0.5]), split([0.75])])
-    rnd.trial(2, {"lr": 0.25, "act": "relu"}, [split([2.0])], status="FAILED")
-    RoundWriter(repo, ("p", "c", 1), "mse", clock).trial(0, {"lr": 0.1}, [split([0.5])])
-    return repo
+def repo() -> Repository:
+    root = arrowscope.Root.in_memory()
+    rnd = RoundWriter(root, ("p", "c"), "mse")
+    rnd.trial({"lr": 0.5, "act": "relu"}, [split([0.5, 0.25], more={"acc": ([0.5], True)})])
+    rnd.trial({"lr": 0.001, "act": "tanh"}, [split([1.0, 0.75, 0.5]), split([0.75])])
+    rnd.trial({"lr": 0.25, "act": "relu"}, [split([2.0])], error=ValueError("x"))
+    RoundWriter(root, ("p", "c"), "mse").trial({"lr": 0.1}, [split([0.5])])
+    return root.repository
 
 
-def curves(repo: InMemoryRepository, round_number: int = 0) -> pl.DataFrame:
+def curves(repo: Repository, round_number: int = 0) -> pl.DataFrame:
     return QuerySession(repo).fetch("select * from curves where round = $1", [round_number]).pl()
 
 
-def test_learning_curves_one_panel_per_metric(repo: InMemoryRepository, tmp_path: Path) -> None:
+def test_learning_curves_one_panel_per_metric(repo: Repository, tmp_path: Path) -> None:
     figure = plot_learning_curves(curves(repo), title="round 0")
     assert [a.get_title() for a in figure.axes] == ["acc", "mse"]
     mse = figure.axes[1]
@@ -51,7 +50,7 @@ def test_learning_curves_one_panel_per_metric(repo: InMemoryRepository, tmp_path
     assert path.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_learning_curves_of_chosen_trials_and_metric(repo: InMemoryRepository) -> None:
+def test_learning_curves_of_chosen_trials_and_metric(repo: Repository) -> None:
     figure = plot_learning_curves(curves(repo), trials=[1], metric="mse")
     assert len(figure.axes) == 1
     assert [line.get_label() for line in figure.axes[0].get_lines()] == [
@@ -62,7 +61,7 @@ def test_learning_curves_of_chosen_trials_and_metric(repo: InMemoryRepository) -
         plot_learning_curves(curves(repo), trials=[9])
 
 
-def test_learning_curves_from_a_connection(repo: InMemoryRepository) -> None:
+def test_learning_curves_from_a_connection(repo: Repository) -> None:
     con = connect(repo)
     figure = plot_learning_curves(con, project="p", client="c", round=1)
     assert [line.get_label() for line in figure.axes[0].get_lines()] == [
@@ -90,7 +89,7 @@ def test_scatter_from_a_wide_frame(tmp_path: Path) -> None:
     assert path.read_bytes()[:8] == PNG_MAGIC
 
 
-def test_scatter_from_the_params_view(repo: InMemoryRepository) -> None:
+def test_scatter_from_the_params_view(repo: Repository) -> None:
     frame = (
         QuerySession(repo)
         .fetch(

@@ -10,12 +10,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from _rounds import REPOSITORIES, Clock, PartsRepository, RoundWriter, publish, split
+import arrowscope as asc
+from _rounds import ROOTS, RoundWriter, publish, split
 from arrowscope import query
 from arrowscope.errors import ArrowscopeError
 from arrowscope.query import QueryError, QuerySession, connect, refresh
 from arrowscope.schema import schemas_dir
-from arrowscope.store import InMemoryRepository, Repository
+from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
 
 
 def count(con: duckdb.DuckDBPyConnection, view: str) -> int:
@@ -60,31 +61,31 @@ def test_connect_accepts_an_object_with_a_repository() -> None:
         def __init__(self, repository: Repository) -> None:
             self.repository = repository
 
-    repo = InMemoryRepository()
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
-    con = connect(Scope(repo))
+    root = asc.Root.in_memory()
+    RoundWriter(root).trial({}, [split([0.5])])
+    con = connect(Scope(root.repository))
     assert count(con, "trials") == 1
-    assert query.session_of(con).repository is repo
+    assert query.session_of(con).repository is root.repository
 
 
-@pytest.mark.skipif("parquet" not in REPOSITORIES, reason="ParquetRepository not available")
 def test_connect_to_a_data_directory(tmp_path: Path) -> None:
-    repo = REPOSITORIES["parquet"](tmp_path)
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
-    repo.close()
-    con = connect(repo.location)
+    root = ROOTS["parquet"](tmp_path)
+    RoundWriter(root).trial({}, [split([0.5])])
+    root.close()
+    con = connect(root.repository.location)
     assert con.sql("select trial, score from trials").fetchall() == [(0, 0.5)]
 
 
 # -- snapshots and refresh ---------------------------------------------------------------
-@pytest.mark.parametrize("kind", sorted(REPOSITORIES))
+@pytest.mark.parametrize("kind", sorted(ROOTS))
 def test_a_connection_is_a_snapshot_until_refreshed(kind: str, tmp_path: Path) -> None:
-    repo: Repository = REPOSITORIES[kind](tmp_path)
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5])])
+    root = ROOTS[kind](tmp_path)
+    repo = root.repository
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5])])
     publish(repo)
     con = connect(repo)
-    rnd.trial(1, {}, [split([0.25])])  # pending: not flushed
+    rnd.trial({}, [split([0.25])])  # not in a Parquet part
     assert count(con, "trials") == 1
     assert refresh(con) is con
     assert count(con, "trials") == 2
@@ -94,9 +95,9 @@ def test_a_connection_is_a_snapshot_until_refreshed(kind: str, tmp_path: Path) -
 
 
 def test_times_read_back_in_utc() -> None:
-    repo = InMemoryRepository()
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
-    con = connect(repo)
+    root = asc.Root.in_memory()
+    RoundWriter(root).trial({}, [split([0.5])])
+    con = connect(root)
     assert con.sql("select current_setting('TimeZone')").fetchall() == [("UTC",)]
     ((created,),) = con.sql("select created_at from trials").fetchall()
     assert created.utcoffset() is not None and created.utcoffset().total_seconds() == 0
@@ -108,11 +109,12 @@ def test_refresh_needs_a_connection_from_connect() -> None:
 
 
 def test_parts_and_pending_rows_are_never_seen_twice(tmp_path: Path) -> None:
-    repo = PartsRepository(tmp_path / "runs")
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5, 0.25])])
+    root = ROOTS["parquet"](tmp_path)
+    repo = root.repository
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5, 0.25])])
     publish(repo)
-    rnd.trial(1, {}, [split([0.75])])
+    rnd.trial({}, [split([0.75])])
     assert repo.parquet_files("metrics") and repo.pending("metrics").num_rows == 2
     con = connect(repo)
     assert count(con, "metrics") == 6
@@ -130,26 +132,27 @@ def test_the_parquet_view_is_repointed_only_when_the_files_change(
         original(self, table, files)
 
     monkeypatch.setattr(QuerySession, "_point_parquet_view", spy)
-    repo = PartsRepository(tmp_path / "runs")
-    rnd = RoundWriter(repo)
+    root = ROOTS["parquet"](tmp_path)
+    repo = root.repository
+    rnd = RoundWriter(root)  # the catalog gets its parts at once
     session = QuerySession(repo)
-    assert calls == [("metrics", 0), ("events", 0), ("catalog", 0)]
-    rnd.trial(0, {}, [split([0.5])])
+    assert calls == [("metrics", 0), ("events", 0), ("catalog", 2)]
+    rnd.trial({}, [split([0.5])])
     session.refresh()
-    assert len(calls) == 3  # only pending rows changed
+    assert len(calls) == 3  # only rows outside the parts changed
     assert session.fetch("select count(*) from trials").fetchall() == [(1,)]
     publish(repo)
     session.refresh()
-    assert calls[3:] == [("metrics", 1), ("events", 1), ("catalog", 1)]
+    assert calls[3:] == [("metrics", 1), ("events", 1)]
 
 
-@pytest.mark.parametrize("kind", sorted(set(REPOSITORIES) - {"memory"}))
-def test_a_part_removed_by_compaction_is_listed_again(kind: str, tmp_path: Path) -> None:
-    repo: Repository = REPOSITORIES[kind](tmp_path)
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5])])
+def test_a_part_removed_by_compaction_is_listed_again(tmp_path: Path) -> None:
+    root = ROOTS["parquet"](tmp_path)
+    repo = root.repository
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5])])
     publish(repo)
-    rnd.trial(1, {}, [split([0.25])])
+    rnd.trial({}, [split([0.25])])
     publish(repo)
     session = QuerySession(repo)
     assert repo.compact() > 0  # the listed parts are gone
@@ -158,18 +161,18 @@ def test_a_part_removed_by_compaction_is_listed_again(kind: str, tmp_path: Path)
 
 
 def test_refresh_lists_again_when_a_listed_part_vanished(tmp_path: Path) -> None:
-    class Stale(PartsRepository):
+    class Stale(ParquetRepository):
         stale = 2  # listings that still name a removed part
 
         def parquet_files(self, table: str) -> list[str]:
             files = super().parquet_files(table)
             if self.stale > 0 and table == "metrics":
                 self.stale -= 1
-                return [*files, str(self.root / "metrics" / "gone.parquet")]
+                return [*files, str(tmp_path / "runs" / "metrics" / "gone.parquet")]
             return files
 
-    repo = Stale(tmp_path / "runs")
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
+    repo = Stale(tmp_path / "runs", flush_interval=3600)
+    RoundWriter(asc.Root.from_repo(None, repo)).trial({}, [split([0.5])])
     publish(repo)
     session = QuerySession(repo)
     assert session.fetch("select score from trials").fetchall() == [(0.5,)]
@@ -182,24 +185,28 @@ def test_refresh_lists_again_when_a_listed_part_vanished(tmp_path: Path) -> None
 # -- paths and names -------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["runs[1]", "runs*", "runs?", "it's'); drop view metrics; --"])
 def test_paths_match_only_themselves(tmp_path: Path, name: str) -> None:
-    decoy = PartsRepository(tmp_path / "runs1" if "[" in name else tmp_path / "runsX")
-    RoundWriter(decoy, ("decoy", "c", 0)).trial(0, {}, [split([1.0])])
-    publish(decoy)
-    repo = PartsRepository(tmp_path / name)
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
-    publish(repo)
-    con = connect(repo)
+    decoy = asc.Root.at(tmp_path / "runs1" if "[" in name else tmp_path / "runsX")
+    RoundWriter(decoy, ("decoy", "c")).trial({}, [split([1.0])])
+    publish(decoy.repository)
+    root = asc.Root.at(tmp_path / name)
+    RoundWriter(root).trial({}, [split([0.5])])
+    publish(root.repository)
+    con = connect(root)
     assert con.sql("select project, trial, score from trials").fetchall() == [("p", 0, 0.5)]
     definitions = con.sql("select sql from duckdb_views() where view_name = '_metrics_files'")
     assert name not in definitions.fetchall()[0][0]
 
 
 def test_numeric_looking_names_stay_text(tmp_path: Path) -> None:
-    repo = PartsRepository(tmp_path / "runs")
-    RoundWriter(repo, ("123", "007", 4)).trial(0, {}, [split([0.5])])
-    publish(repo)
-    con = connect(repo)
-    assert con.sql("select project, client, round from rounds").fetchall() == [("123", "007", 4)]
+    root = ROOTS["parquet"](tmp_path)
+    RoundWriter(root, ("123", "007")).trial({}, [split([0.5])])
+    RoundWriter(root, ("1e5", "true")).trial({}, [split([0.5])])
+    publish(root.repository)
+    con = connect(root)
+    assert con.sql("select project, client, round from rounds").fetchall() == [
+        ("123", "007", 0),
+        ("1e5", "true", 0),
+    ]
     assert con.sql("select typeof(project), typeof(round) from metrics limit 1").fetchall() == [
         ("VARCHAR", "INTEGER")
     ]
@@ -208,11 +215,10 @@ def test_numeric_looking_names_stay_text(tmp_path: Path) -> None:
 # -- running queries ----------------------------------------------------------------------------
 @pytest.fixture
 def session() -> QuerySession:
-    repo = InMemoryRepository()
-    clock = Clock()
-    RoundWriter(repo, ("it's", '"q"', 0), clock=clock).trial(0, {"lr": 0.5}, [split([0.5])])
-    RoundWriter(repo, ("it's", '"q"', 1), clock=clock).trial(0, {"lr": 0.25}, [split([0.25])])
-    return QuerySession(repo)
+    root = asc.Root.in_memory()
+    RoundWriter(root, ("it's", '"q"')).trial({"lr": 0.5}, [split([0.5])])
+    RoundWriter(root, ("it's", '"q"')).trial({"lr": 0.25}, [split([0.25])])
+    return QuerySession(root.repository)
 
 
 def test_run_binds_named_parameters(session: QuerySession) -> None:
@@ -278,21 +284,21 @@ def test_a_session_closes_its_connection() -> None:
 
 
 def test_a_refresh_recomputes_the_derived_tables_only_when_the_data_changed() -> None:
-    repo = InMemoryRepository()
-    RoundWriter(repo).trial(0, {}, [split([0.5])])
-    con = connect(repo)
+    root = asc.Root.in_memory()
+    RoundWriter(root).trial({}, [split([0.5])])
+    con = connect(root)
     con.execute("insert into trials select * from trials")  # a marker: two rows now
     query.refresh(con)
     assert count(con, "trials") == 2  # nothing changed: the tables were kept
-    RoundWriter(repo, ("default_project", "default_client", 1)).trial(0, {}, [split([0.25])])
+    RoundWriter(root).trial({}, [split([0.25])])  # round 1
     query.refresh(con)
     assert count(con, "trials") == 2  # recomputed from the data: one trial in each round
     assert con.sql("select count(distinct round) from trials").fetchall() == [(2,)]
 
 
 def test_sessions_are_independent() -> None:
-    one, two = InMemoryRepository(), InMemoryRepository()
-    RoundWriter(one).trial(0, {}, [split([0.5])])
+    one, two = asc.Root.in_memory(), asc.Root.in_memory()
+    RoundWriter(one).trial({}, [split([0.5])])
     con_one, con_two = connect(one), connect(two)
     assert (count(con_one, "trials"), count(con_two, "trials")) == (1, 0)
 
@@ -305,8 +311,9 @@ def test_every_view_file_is_created() -> None:
 
 
 def test_view_sql_binds_no_user_text(tmp_path: Path) -> None:
-    repo = PartsRepository(tmp_path / "x'y")
-    RoundWriter(repo, ("it's", "c", 0)).trial(0, {}, [split([0.5])])
+    root = asc.Root.at(tmp_path / "x'y")
+    repo = root.repository
+    RoundWriter(root, ("it's", "c")).trial({}, [split([0.5])])
     publish(repo)
     con = connect(repo)
     texts: list[Any] = [r[0] for r in con.sql("select sql from duckdb_views()").fetchall()]

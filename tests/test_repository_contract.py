@@ -72,13 +72,14 @@ def test_metric_rows_read_back_exactly_before_and_after_flush(repository: Reposi
 
 
 def test_epochs_are_contiguous_and_continue_after_offsets(repository: Repository) -> None:
-    buffer_rows = log_values(repository, KEY, 1, 0, "acc", n=2)
+    first = log_values(repository, KEY, 1, 0, "acc", n=2)
     repository.flush()
     more = log_values(repository, KEY, 1, 0, "acc", n=3, offsets=(2, 2))
     repository.flush()
-    epochs = [r[7] for r in metric_rows(repository) if r[6] == "train"]
-    assert epochs == [1, 2, 3, 4, 5]
-    assert len(buffer_rows + more) == 10
+    rows = metric_rows(repository)
+    assert [r[7] for r in rows if r[6] == "train"] == [1, 2, 3, 4, 5]
+    assert [r[7] for r in rows if r[6] == "valid"] == [1, 2, 3, 4, 5]
+    assert rows == as_us(first + more)  # values and stamps too, each row once
 
 
 def test_rows_of_an_open_buffer_appear_once_across_flushes(repository: Repository) -> None:
@@ -102,9 +103,10 @@ def test_nan_and_infinities_are_stored_as_given(repository: Repository) -> None:
         buffer.valid_at.append(time.time_ns())
     repository.release_buffer(KEY, buffer)
     repository.checkpoint()
-    values = read_table(repository)["value"].to_pylist()
-    assert math.isnan(values[0]) or math.isnan(sorted(values, key=str)[-1])
-    assert sorted(v for v in values if not math.isnan(v)) == [-math.inf, math.inf]
+    table = read_table(repository).sort_by("epoch")
+    assert table["epoch"].to_pylist() == [1, 2, 3]
+    nan, inf, minus_inf = table["value"].to_pylist()
+    assert math.isnan(nan) and inf == math.inf and minus_inf == -math.inf
 
 
 def test_events_get_time_writer_and_increasing_seq(repository: Repository) -> None:

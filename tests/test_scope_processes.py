@@ -9,10 +9,13 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 import arrowscope as asc
 from _scopes import run_trial
 from arrowscope import TrialStatus
+
+pytestmark = pytest.mark.slow  # real subprocesses
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 

@@ -62,17 +62,42 @@ def test_without_context_reads_but_refuses_writes(root: asc.Root) -> None:
     assert r.main_metric_name == "mse"
 
 
-def test_copy_append_parent_report_and_metric_results(root: asc.Root) -> None:
+def test_copy_is_a_handle_on_the_same_round_with_its_own_settings(root: asc.Root) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
-        first = run_trial(r, {"lr": 1}, [0.5])
+        stub(r, {"lr": 1})
         clone = r.copy()
-        stub(clone, {"lr": 2})
-        assert clone._optimizer is not r._optimizer and clone.location == r.location
-        r.append(first)  # an existing id: the record is replaced
-        assert len(r) == 1 and r[0].get_hyperparams() == {"lr": 1}
-        assert r[0].get_status() is TrialStatus.SUCCESS
-        with pytest.raises(ValueError, match="skips"):
-            r.append(asc.TrialReport(r._reader, r.location.child(7)))
+        assert clone is not r and clone.location == r.location
+        stub(clone, {"lr": 2})  # changes the clone's optimizer only
+        with r.new_rvs_trial() as t:
+            assert t.get_hyperparams() == {"lr": 1}
+        with clone.new_rvs_trial() as t:
+            assert t.get_hyperparams() == {"lr": 2}
+        assert len(r) == len(clone) == 2  # one round, seen through both handles
+
+
+def test_append_replaces_an_existing_id_and_appends_the_next_one(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c:
+        with c.new_round("mse") as source:
+            stub(source, {"lr": 3})
+            with source.new_rvs_trial(continue_on_error=True) as t, t.new_validation_split():
+                raise ValueError("boom")
+            run_trial(source, {"lr": 4}, [0.25])
+        with c.new_round("mse") as r:
+            run_trial(r, {"lr": 1}, [0.5])
+            r.append(source[0])  # id 0 exists: its record is replaced
+            assert len(r) == 1 and r[0].get_hyperparams() == {"lr": 3}
+            assert r[0].get_status() is TrialStatus.FAILED
+            r.append(source[1])  # the next id: appended
+            assert len(r) == 2 and r[1].get_hyperparams() == {"lr": 4}
+            assert r[1].get_status() is TrialStatus.SUCCESS
+            with pytest.raises(ValueError, match="skips"):
+                r.append(asc.TrialReport(r._reader, r.location.child(7)))
+            assert len(r) == 2
+
+
+def test_parent_report_and_metric_results(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"lr": 1}, [0.5])
         stub(r, {})
         with r.new_rvs_trial() as t:
             assert t.parent is r and t.parent.parent is c
@@ -97,4 +122,4 @@ def test_flow_logs_reach_the_scope_and_its_ancestors(
     assert any("best so far" in record.getMessage() for record in caplog.records)
     assert any("boom" in record.getMessage() for record in caplog.records)
     assert r.flow.name == "arrowscope.flow.default_project.default_client.0"
-    assert t.flow.parent is not None
+    assert t.flow.parent is r.flow  # records propagate from the trial to its round

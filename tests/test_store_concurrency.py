@@ -9,9 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from tests._workers import CLIENT, METRICS, N_EPOCHS, N_SPLITS, PROJECT, read_table
 
 from arrowscope.store import ParquetRepository, RoundKey
+
+pytestmark = pytest.mark.slow  # real subprocesses
 
 Spawn = Callable[..., subprocess.Popen[str]]
 ROWS_PER_TRIAL = N_SPLITS * len(METRICS) * 2 * N_EPOCHS

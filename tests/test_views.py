@@ -1,22 +1,25 @@
 """The public views: exact columns, and the score rules of SPEC §3 on tiny rounds.
 
-Every test runs on each repository of ``_rounds.REPOSITORIES``: in memory,
-and Parquet parts on disk (read through ``read_parquet``).
+The rounds are written through the scope API (``_rounds.RoundWriter``), and every
+test runs on each real backend of ``_rounds.ROOTS``: in memory, and a Parquet
+directory read through ``read_parquet``.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
-from _rounds import REPOSITORIES, Clock, RoundWriter, publish, split
+import arrowscope as asc
+from _rounds import ROOTS, RoundWriter, publish, split
 from arrowscope.query import VIEWS, QuerySession
-from arrowscope.store import Repository
 
 NAN, INF = math.nan, math.inf
 
@@ -49,28 +52,29 @@ EXPECTED_COLUMNS = {
 }  # fmt: skip
 
 
-@pytest.fixture(params=sorted(REPOSITORIES))
-def repo(request: pytest.FixtureRequest, tmp_path: Path) -> Repository:
-    repository: Repository = REPOSITORIES[request.param](tmp_path)
-    return repository
+@pytest.fixture(params=sorted(ROOTS))
+def root(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[asc.Root]:
+    root = ROOTS[request.param](tmp_path)
+    yield root
+    root.close()
 
 
-def session(repo: Repository) -> QuerySession:
-    publish(repo)
-    return QuerySession(repo)
+def session(root: asc.Root) -> QuerySession:
+    publish(root.repository)
+    return QuerySession(root.repository)
 
 
-def rows(repo: Repository, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    return session(repo).fetch(query, params).fetchall()
+def rows(root: asc.Root, query: str, params: Any = None) -> list[tuple[Any, ...]]:
+    return session(root).fetch(query, params).fetchall()
 
 
-def trial_scores(repo: Repository) -> dict[int, tuple[Any, ...]]:
-    found = rows(repo, "select trial, status, score, n_epochs_to_best, n_splits from trials")
+def trial_scores(root: asc.Root) -> dict[int, tuple[Any, ...]]:
+    found = rows(root, "select trial, status, score, n_epochs_to_best, n_splits from trials")
     return {r[0]: r[1:] for r in found}
 
 
-def best(repo: Repository) -> tuple[Any, ...]:
-    (row,) = rows(repo, "select higher_is_better, best_trial, best_score from rounds")
+def best(root: asc.Root) -> tuple[Any, ...]:
+    (row,) = rows(root, "select higher_is_better, best_trial, best_score from rounds")
     return row
 
 
@@ -80,24 +84,24 @@ def test_the_views_are_exactly_those_of_the_design() -> None:
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_columns_on_an_empty_repository(repo: Repository, view: str) -> None:
-    result = session(repo).fetch(f"select * from {view}")
+def test_columns_on_an_empty_repository(root: asc.Root, view: str) -> None:
+    result = session(root).fetch(f"select * from {view}")
     assert result.columns == EXPECTED_COLUMNS[view]
     assert len(result) == 0
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_columns_on_a_populated_round(repo: Repository, view: str) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {"lr": 0.5}, [split([0.5, 0.25])], retrain=split([0.125]))
-    result = session(repo).fetch(f"select * from {view}")
+def test_columns_on_a_populated_round(root: asc.Root, view: str) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 0.5}, [split([0.5, 0.25])], retrain=[split([0.125])])
+    result = session(root).fetch(f"select * from {view}")
     assert result.columns == EXPECTED_COLUMNS[view]
     assert len(result) > 0
 
 
-def test_column_types(repo: Repository) -> None:
-    RoundWriter(repo).trial(0, {"lr": 0.5}, [split([0.5])])
-    s = session(repo)
+def test_column_types(root: asc.Root) -> None:
+    RoundWriter(root).trial({"lr": 0.5}, [split([0.5])])
+    s = session(root)
     trials = s.fetch("select * from trials").arrow.schema
     assert trials.field("round").type == pa.int32() and trials.field("trial").type == pa.int32()
     assert trials.field("score").type == pa.float64()
@@ -112,87 +116,87 @@ def test_column_types(repo: Repository) -> None:
 
 
 # -- split scores --------------------------------------------------------------
-def test_split_score_is_the_best_value_and_its_first_epoch(repo: Repository) -> None:
-    rnd = RoundWriter(repo, main_metric="mse")
-    rnd.trial(0, {}, [split([0.5, 0.25, 0.25, 0.75]), split([1.0, 3.0, 3.0], hib=True)])
-    found = rows(repo, "select split, score, n_epochs_to_best from splits order by split")
+def test_split_score_is_the_best_value_and_its_first_epoch(root: asc.Root) -> None:
+    rnd = RoundWriter(root, main_metric="mse")
+    rnd.trial({}, [split([0.5, 0.25, 0.25, 0.75]), split([1.0, 3.0, 3.0], hib=True)])
+    found = rows(root, "select split, score, n_epochs_to_best from splits order by split")
     assert found == [(0, 0.25, 2), (1, 3.0, 2)]
 
 
-def test_split_score_ignores_nan_and_infinities(repo: Repository) -> None:
-    rnd = RoundWriter(repo, main_metric="mse")
-    rnd.trial(0, {}, [split([NAN, 0.5, -INF, INF, 0.25]), split([INF, 0.75], hib=True)])
-    rnd.trial(1, {}, [split([NAN, NAN])])
-    found = rows(repo, "select trial, split, score, n_epochs_to_best from splits")
+def test_split_score_ignores_nan_and_infinities(root: asc.Root) -> None:
+    rnd = RoundWriter(root, main_metric="mse")
+    rnd.trial({}, [split([NAN, 0.5, -INF, INF, 0.25]), split([INF, 0.75], hib=True)])
+    rnd.trial({}, [split([NAN, NAN])])
+    found = rows(root, "select trial, split, score, n_epochs_to_best from splits")
     assert found == [(0, 0, 0.25, 5), (0, 1, 0.75, 2), (1, 0, None, None)]
-    assert trial_scores(repo)[1] == ("SUCCESS", None, None, 1)
-    (raw,) = rows(repo, "select count(*) from metrics where not isfinite(value)")
+    assert trial_scores(root)[1] == ("SUCCESS", None, None, 1)
+    (raw,) = rows(root, "select count(*) from metrics where not isfinite(value)")
     assert raw == (6 * 2,)  # stored as given, train and valid
 
 
-def test_split_score_uses_the_main_metric_only(repo: Repository) -> None:
-    rnd = RoundWriter(repo, main_metric="acc")
-    rnd.trial(0, {}, [split([0.25], more={"acc": ([0.5, 0.75], True)})])
-    assert rows(repo, "select score, n_epochs_to_best from splits") == [(0.75, 2)]
+def test_split_score_uses_the_main_metric_only(root: asc.Root) -> None:
+    rnd = RoundWriter(root, main_metric="acc")
+    rnd.trial({}, [split([0.25], more={"acc": ([0.5, 0.75], True)})])
+    assert rows(root, "select score, n_epochs_to_best from splits") == [(0.75, 2)]
 
 
-def test_split_score_is_kept_whatever_the_split_status(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5], status="FAILED", error="ValueError: boom")], status="FAILED")
-    found = rows(repo, "select status, score, error from splits")
+def test_split_score_is_kept_whatever_the_split_status(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5], error=ValueError("boom"))])  # its only split failed
+    found = rows(root, "select status, score, error from splits")
     assert found == [("FAILED", 0.5, "ValueError: boom")]
 
 
 # -- trial scores --------------------------------------------------------------
-def test_trial_score_is_the_mean_over_its_successful_splits(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.75]), split([0.25])])
-    rnd.trial(1, {}, [split([0.75]), split([0.25]), split([0.0], status="FAILED")])
-    scores = trial_scores(repo)
+def test_trial_score_is_the_mean_over_its_successful_splits(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.75]), split([0.25])])
+    rnd.trial({}, [split([0.75]), split([0.25]), split([0.0], error=ValueError("x"))])
+    scores = trial_scores(root)
     assert scores[0] == ("SUCCESS", 0.5, 1.0, 2)
     assert scores[1] == ("SUCCESS", 0.5, 1.0, 3)  # a mixed trial: SUCCESS, failed split left out
 
 
-def test_failed_and_aborted_trials_have_no_score(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5, 0.25])], status="FAILED", error="RuntimeError: x")
-    rnd.trial(1, {}, [split([0.5], status="ABORTED")], status="ABORTED")
-    rnd.trial(2, {}, [split([0.5])], status=None)  # still running
-    scores = trial_scores(repo)
+def test_failed_and_aborted_trials_have_no_score(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5, 0.25])], error=RuntimeError("x"))
+    rnd.trial({}, [split([0.5], error=KeyboardInterrupt())], error=KeyboardInterrupt())
+    rnd.trial({}, [split([0.5])], running=True)
+    scores = trial_scores(root)
     # n_epochs_to_best is not gated on the trial's status (SPEC §3.4)
     assert scores[0] == ("FAILED", None, 2.0, 1)
     assert scores[1] == ("ABORTED", None, None, 1)
     assert scores[2] == ("RUNNING", None, 1.0, 1)
-    assert best(repo) == (False, None, None)
+    assert best(root) == (False, None, None)
 
 
-def test_a_trial_without_splits_is_unscored(repo: Repository) -> None:
-    RoundWriter(repo).trial(0, {"lr": 1}, [])
-    assert trial_scores(repo) == {0: ("SUCCESS", None, None, 0)}
-    assert rows(repo, "select n_trials, n_success, best_trial from rounds") == [(1, 1, None)]
+def test_a_trial_without_splits_is_unscored(root: asc.Root) -> None:
+    RoundWriter(root).trial({"lr": 1}, [])
+    assert trial_scores(root) == {0: ("SUCCESS", None, None, 0)}
+    assert rows(root, "select n_trials, n_success, best_trial from rounds") == [(1, 1, None)]
 
 
-def test_trial_n_epochs_to_best_is_averaged(repo: Repository) -> None:
-    RoundWriter(repo).trial(0, {}, [split([0.5, 0.25]), split([0.25, 0.5, 0.75])])
-    assert trial_scores(repo)[0] == ("SUCCESS", 0.25, 1.5, 2)
+def test_trial_n_epochs_to_best_is_averaged(root: asc.Root) -> None:
+    RoundWriter(root).trial({}, [split([0.5, 0.25]), split([0.25, 0.5, 0.75])])
+    assert trial_scores(root)[0] == ("SUCCESS", 0.25, 1.5, 2)
 
 
-def test_retrain_split_is_excluded_from_trial_scores(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5])], retrain=split([0.0]))
-    assert trial_scores(repo)[0] == ("SUCCESS", 0.5, 1.0, 1)
-    assert rows(repo, "select split from splits order by split") == [(-1,), (0,)]
+def test_retrain_split_is_excluded_from_trial_scores(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5])], retrain=[split([0.0])])
+    assert trial_scores(root)[0] == ("SUCCESS", 0.5, 1.0, 1)
+    assert rows(root, "select split from splits order by split") == [(-1,), (0,)]
 
 
-def test_replaced_retrain_values_are_ignored(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5])], retrain=split([0.125, 0.0625]))
-    rnd.split(0, -1, split([0.25, 0.375]))  # a second retrain_split() replaces the first
-    found = rows(repo, "select score, n_epochs_to_best, status from splits where split = -1")
+def test_replaced_retrain_values_are_ignored(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    # a second retrain_split() replaces the first
+    rnd.trial({}, [split([0.5])], retrain=[split([0.125, 0.0625]), split([0.25, 0.375])])
+    found = rows(root, "select score, n_epochs_to_best, status from splits where split = -1")
     assert found == [(0.25, 1, "SUCCESS")]
-    (raw,) = rows(repo, "select count(*) from metrics where split = -1 and phase = 'valid'")
+    (raw,) = rows(root, "select count(*) from metrics where split = -1 and phase = 'valid'")
     assert raw == (4,)  # the raw view keeps every value as logged
-    assert trial_scores(repo)[0][1] == 0.5
+    assert trial_scores(root)[0][1] == 0.5
 
 
 # -- rounds ----------------------------------------------------------------------
@@ -204,117 +208,113 @@ def test_replaced_retrain_values_are_ignored(repo: Repository) -> None:
     ],
 )
 def test_best_trial_ties_go_to_the_lowest_id(
-    repo: Repository, hib: bool, values: list[float], expected: tuple[Any, ...]
+    root: asc.Root, hib: bool, values: list[float], expected: tuple[Any, ...]
 ) -> None:
-    rnd = RoundWriter(repo)
+    rnd = RoundWriter(root)
     for number, value in enumerate(values):
-        rnd.trial(number, {"i": number}, [split([value], hib=hib)])
-    assert best(repo) == expected
+        rnd.trial({"i": number}, [split([value], hib=hib)])
+    assert best(root) == expected
 
 
-def test_best_trial_skips_failed_and_unscored_trials(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.0625])], status="FAILED")
-    rnd.trial(1, {}, [split([NAN])])
-    rnd.trial(2, {}, [split([0.5])])
-    rnd.trial(3, {}, [split([0.125], status="FAILED"), split([0.375])])
-    assert best(repo) == (False, 3, 0.375)
-    assert rows(repo, "select n_trials, n_success from rounds") == [(4, 3)]
+def test_best_trial_skips_failed_and_unscored_trials(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.0625])], error=ValueError("x"))
+    rnd.trial({}, [split([NAN])])
+    rnd.trial({}, [split([0.5])])
+    rnd.trial({}, [split([0.125], error=ValueError("x")), split([0.375])])
+    assert best(root) == (False, 3, 0.375)
+    assert rows(root, "select n_trials, n_success from rounds") == [(4, 3)]
 
 
 def test_round_direction_comes_from_the_last_trial_that_recorded_the_metric(
-    repo: Repository,
+    root: asc.Root,
 ) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {}, [split([0.5], hib=True)])
-    rnd.trial(1, {}, [split([0.25], hib=True), split([0.75], hib=False)])
-    rnd.trial(2, {}, [split([1.0], metric="other")])
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([0.5], hib=True)])
+    rnd.trial({}, [split([0.25], hib=True), split([0.75], hib=False)])
+    rnd.trial({}, [split([1.0], metric="other")])
     # trial 1's last split says lower is better; trial 0 scores 0.5, trial 1 0.5 too
-    assert best(repo) == (False, 0, 0.5)
+    assert best(root) == (False, 0, 0.5)
 
 
-def test_an_empty_round(repo: Repository) -> None:
-    RoundWriter(repo, main_metric="mse")
-    found = rows(repo, "select main_metric_name, higher_is_better, n_trials, n_success, "
+def test_an_empty_round(root: asc.Root) -> None:
+    RoundWriter(root, main_metric="mse")
+    found = rows(root, "select main_metric_name, higher_is_better, n_trials, n_success, "
                        "best_trial, best_score, created_at is not null from rounds")  # fmt: skip
     assert found == [("mse", None, 0, 0, None, None, True)]
     for view in ("trials", "splits", "curves", "params"):
-        assert rows(repo, f"select count(*) from {view}") == [(0,)]
+        assert rows(root, f"select count(*) from {view}") == [(0,)]
 
 
-def test_a_round_without_main_metric_scores_nothing(repo: Repository) -> None:
-    rnd = RoundWriter(repo, main_metric=None)
-    rnd.trial(0, {}, [split([0.5])])
-    assert trial_scores(repo)[0] == ("SUCCESS", None, None, 1)
-    assert best(repo) == (None, None, None)
+def test_a_round_without_main_metric_scores_nothing(root: asc.Root) -> None:
+    rnd = RoundWriter(root, main_metric=None)
+    rnd.trial({}, [split([0.5])])
+    assert trial_scores(root)[0] == ("SUCCESS", None, None, 1)
+    assert best(root) == (None, None, None)
 
 
-def test_a_changed_main_metric_rescores_the_round(repo: Repository) -> None:
-    rnd = RoundWriter(repo, main_metric="mse")
-    rnd.trial(0, {}, [split([0.5], more={"acc": ([0.25], True)})])
-    rnd.trial(1, {}, [split([0.25], more={"acc": ([0.125], True)})])
-    assert best(repo) == (False, 1, 0.25)
+def test_a_changed_main_metric_rescores_the_round(root: asc.Root) -> None:
+    rnd = RoundWriter(root, main_metric="mse")
+    rnd.trial({}, [split([0.5], more={"acc": ([0.25], True)})])
+    rnd.trial({}, [split([0.25], more={"acc": ([0.125], True)})])
+    assert best(root) == (False, 1, 0.25)
     rnd.set_main_metric("acc")
-    assert rows(repo, "select main_metric_name from rounds") == [("acc",)]
-    assert best(repo) == (True, 0, 0.25)
+    assert rows(root, "select main_metric_name from rounds") == [("acc",)]
+    assert best(root) == (True, 0, 0.25)
 
 
-def test_rounds_and_clients_are_kept_apart(repo: Repository) -> None:
-    clock = Clock()
-    RoundWriter(repo, ("p", "a", 0), clock=clock).trial(0, {}, [split([0.5])])
-    RoundWriter(repo, ("p", "a", 1), "acc", clock).trial(0, {}, [split([0.5], metric="acc")])
-    RoundWriter(repo, ("p", "b", 0), clock=clock).trial(0, {}, [split([0.25])])
-    found = rows(repo, "select client, round, main_metric_name, n_trials, best_score from rounds")
+def test_rounds_and_clients_are_kept_apart(root: asc.Root) -> None:
+    RoundWriter(root, ("p", "a")).trial({}, [split([0.5])])
+    RoundWriter(root, ("p", "a"), "acc").trial({}, [split([0.5], metric="acc")])
+    RoundWriter(root, ("p", "b")).trial({}, [split([0.25])])
+    found = rows(root, "select client, round, main_metric_name, n_trials, best_score from rounds")
     assert found == [("a", 0, "mse", 1, 0.5), ("a", 1, "acc", 1, 0.5), ("b", 0, "mse", 1, 0.25)]
 
 
 # -- times and states ------------------------------------------------------------------
-def test_trial_times_and_a_reentered_trial(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {"lr": 1}, [split([0.5])])
-    first = rows(repo, "select created_at, started_at, ended_at from trials")[0]
+def test_trial_times_and_a_reentered_trial(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 1}, [split([0.5])])
+    first = rows(root, "select created_at, started_at, ended_at from trials")[0]
     assert first[0] <= first[1] < first[2]
-    rnd.trial(0, {"lr": 1}, [split([0.25], number=1)], status=None, planned=False)
-    again = rows(repo, "select status, created_at, started_at, ended_at, n_splits from trials")[0]
+    rnd.reenter([split([0.25])], running=True)  # its next split is number 1
+    again = rows(root, "select status, created_at, started_at, ended_at, n_splits from trials")[0]
     assert again[0] == "RUNNING"
     assert again[1] == first[0]  # created: the first PLANNED event
     assert again[2] > first[2]  # started: the latest RUNNING event
     assert again[3] is None and again[4] == 2
-    rnd.event("trial", trial=0, status="FAILED", error="KeyError: 'x'")
-    final = rows(repo, "select status, score, ended_at > started_at, error from trials")[0]
+    rnd.finish(KeyError("x"))
+    final = rows(root, "select status, score, ended_at > started_at, error from trials")[0]
     assert final == ("FAILED", None, True, "KeyError: 'x'")
 
 
-def test_latest_event_wins_even_when_its_fields_are_null(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(0, {"lr": 1}, [split([0.5])], status="FAILED", error="ValueError: first")
-    rnd.trial(0, {"lr": 1}, [split([0.25], number=1)], planned=False)
-    assert rows(repo, "select status, error, score from trials") == [("SUCCESS", None, 0.375)]
+def test_latest_event_wins_even_when_its_fields_are_null(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 1}, [split([0.5])], error=ValueError("first"))
+    rnd.reenter([split([0.25])])
+    assert rows(root, "select status, error, score from trials") == [("SUCCESS", None, 0.375)]
 
 
-def test_same_microsecond_events_are_ordered_by_seq(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    at = Clock().us()
-    key = rnd.key
-    for status in ("PLANNED", "RUNNING", "SUCCESS"):
-        repo.append_event(key, level="trial", trial=0, status=status, hyperparams="{}", at=at)
-    assert rows(repo, "select status, created_at = ended_at from trials") == [("SUCCESS", True)]
+def test_same_microsecond_events_are_ordered_by_seq(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    at = time.time_ns() // 1000
+    for status in ("PLANNED", "RUNNING", "SUCCESS"):  # a state no scope writes: one instant
+        rnd.event("trial", trial=0, status=status, hyperparams="{}", at=at)
+    assert rows(root, "select status, created_at = ended_at from trials") == [("SUCCESS", True)]
 
 
 # -- curves ----------------------------------------------------------------------
-def test_ragged_curves_average_over_the_splits_reaching_each_epoch(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    rnd.trial(
-        0, {}, [split([1.0, 2.0, 3.0]), split([3.0], status="FAILED"), split([2.0, 4.0])]
-    )  # fmt: skip
-    rnd.trial(1, {}, [split([0.5])], retrain=split([9.0, 9.0, 9.0, 9.0]))
-    found = rows(repo, "select trial, epoch, value, n_splits from curves where phase = 'valid'")
+def test_ragged_curves_average_over_the_splits_reaching_each_epoch(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    rnd.trial({}, [split([1.0, 2.0, 3.0]), split([3.0], error=ValueError("x")), split([2.0, 4.0])])
+    rnd.trial({}, [split([0.5])], retrain=[split([9.0, 9.0, 9.0, 9.0])])
+    found = rows(root, "select trial, epoch, value, n_splits from curves where phase = 'valid'")
     assert found == [(0, 1, 2.0, 3), (0, 2, 3.0, 2), (0, 3, 3.0, 1), (1, 1, 0.5, 1)]
 
 
-def test_curves_keep_train_and_valid_apart(repo: Repository) -> None:
-    RoundWriter(repo).trial(0, {}, [split([0.5, 0.25], train=[1.0, 0.75])])
-    found = rows(repo, "select metric, phase, epoch, value from curves")
+def test_curves_keep_train_and_valid_apart(root: asc.Root) -> None:
+    RoundWriter(root).trial({}, [split([0.5, 0.25], train=[1.0, 0.75])])
+    found = rows(root, "select metric, phase, epoch, value from curves")
     assert found == [
         ("mse", "train", 1, 1.0), ("mse", "train", 2, 0.75),
         ("mse", "valid", 1, 0.5), ("mse", "valid", 2, 0.25),
@@ -322,12 +322,12 @@ def test_curves_keep_train_and_valid_apart(repo: Repository) -> None:
 
 
 # -- params ------------------------------------------------------------------------
-def test_params_are_one_row_per_key_with_text_and_number(repo: Repository) -> None:
+def test_params_are_one_row_per_key_with_text_and_number(root: asc.Root) -> None:
     hp = {"opt__lr": 0.125, "opt__name": "adam", "flag": True, "n": 3, "none": None, "q": 'a"b'}
-    rnd = RoundWriter(repo)
-    rnd.trial(0, hp, [split([0.5])])
-    rnd.trial(1, {"opt__lr": 0.25}, [split([0.5])])
-    found = rows(repo, "select trial, name, value, value_num from params")
+    rnd = RoundWriter(root)
+    rnd.trial(hp, [split([0.5])])
+    rnd.trial({"opt__lr": 0.25}, [split([0.5])])
+    found = rows(root, "select trial, name, value, value_num from params")
     assert found == [
         (0, "flag", "true", None),
         (0, "n", "3", 3.0),
@@ -337,16 +337,16 @@ def test_params_are_one_row_per_key_with_text_and_number(repo: Repository) -> No
         (0, "q", 'a"b', None),
         (1, "opt__lr", "0.25", 0.25),
     ]
-    (text,) = rows(repo, "select hyperparams from trials where trial = 0")[0]
+    (text,) = rows(root, "select hyperparams from trials where trial = 0")[0]
     assert json.loads(text) == hp
 
 
-def test_params_skip_text_that_is_not_a_json_object(repo: Repository) -> None:
-    rnd = RoundWriter(repo)
-    for number, text in enumerate(["not json", "[1, 2]", '{"a": 1}']):
+def test_params_skip_text_that_is_not_a_json_object(root: asc.Root) -> None:
+    rnd = RoundWriter(root)
+    for number, text in enumerate(["not json", "[1, 2]", '{"a": 1}']):  # no scope writes these
         rnd.event("trial", trial=number, status="PLANNED", hyperparams=text)
-    assert rows(repo, "select trial, name from params") == [(2, "a")]
-    assert len(rows(repo, "select * from trials")) == 3
+    assert rows(root, "select trial, name from params") == [(2, "a")]
+    assert len(rows(root, "select * from trials")) == 3
 
 
 # -- names ---------------------------------------------------------------------------
@@ -354,11 +354,10 @@ NASTY = ["it's", '"q"', "é 漢", "x'); drop view metrics; --", "100%", "123", "
 
 
 @pytest.mark.parametrize("name", NASTY)
-def test_names_round_trip_and_are_queried_literally(repo: Repository, name: str) -> None:
-    clock = Clock()
-    rnd = RoundWriter(repo, (name, name, 0), main_metric=name, clock=clock)
-    rnd.trial(0, {name: name}, [split([0.5, 0.25], metric=name, more={"other": ([1.0], True)})])
-    s = session(repo)
+def test_names_round_trip_and_are_queried_literally(root: asc.Root, name: str) -> None:
+    rnd = RoundWriter(root, (name, name), main_metric=name)
+    rnd.trial({name: name}, [split([0.5, 0.25], metric=name, more={"other": ([1.0], True)})])
+    s = session(root)
     params = {"p": name}
     found = s.fetch(
         "select project, client, main_metric_name, best_score from rounds where project = $p",

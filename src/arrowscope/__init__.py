@@ -52,6 +52,7 @@ from arrowscope.hyperparams import (
 from arrowscope.location import ScopedLocation, TrialStatus
 from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
 from arrowscope.query import connect
+from arrowscope.readers import scan
 from arrowscope.reports import (
     ClientReport,
     MetricResultsReport,
@@ -106,4 +107,5 @@ __all__ = [
     "TrialStatus",
     "Uniform",
     "connect",
+    "scan",
 ]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import shlex
 import sys
@@ -247,7 +246,7 @@ def _print_report(out: TextIO, path: Path, round_number: int, refitted: int | No
 
 
 def _hyperparam_cells(text: str | None) -> list[str]:
-    values: dict[str, Any] = json.loads(text) if text else {}
+    values = HyperparameterSamples.from_json(text).to_flat_dict() if text else {}
     return [_cell(values.get(key)) for key in SPACE]
 
 

@@ -24,6 +24,8 @@ from decimal import Decimal
 from statistics import NormalDist
 from typing import Any, ClassVar, Protocol, TypeAlias
 
+from arrowscope.values import check_int64, check_reserved_text, check_text, exact_float
+
 SEPARATOR = "__"
 Scalar: TypeAlias = "int | float | bool | str | None"
 
@@ -585,15 +587,28 @@ def distribution_from_json(data: Mapping[str, Any]) -> Distribution:
 
 
 def as_scalar(where: str, value: object) -> Scalar:
-    """Return ``value`` as a builtin scalar (numpy numbers become int or float)."""
+    """Return ``value`` as a builtin scalar that is stored and read back unchanged.
+
+    numpy numbers become int, float or bool; exact Fractions and Decimals become
+    float (see :mod:`arrowscope.values` for the rules).
+
+    Raises:
+        TypeError: ``value`` is not an int, float, bool, str or None.
+        ValueError: An int outside the signed 64-bit range, a number with no exact
+            float64 value, a str with a lone surrogate, or one of the strings
+            ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (reserved for the floats).
+    """
     if value is None or isinstance(value, bool):
         return value
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b":
+        return bool(value)
     if isinstance(value, str):
-        return str(value)
+        text = check_text(str(value), f"{where}: the value")
+        return check_reserved_text(text, f"{where}: the value")
     if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
+        return check_int64(int(value), f"{where}: the int")
+    if isinstance(value, (numbers.Real, Decimal)):
+        return exact_float(value, f"{where}: the value")
     raise TypeError(
         f"{where}: a value of type {type(value).__name__} ({value!r:.80}) is not allowed; "
         "use int, float, bool, str or None"

@@ -48,6 +48,7 @@ from arrowscope.distributions import (
     distribution_from_json,
     value_key,
 )
+from arrowscope.values import check_text, dumps, loads
 
 __all__ = [
     "SEPARATOR",
@@ -93,6 +94,7 @@ def _collect(
     for key, value in mapping.items():
         if not isinstance(key, str):
             raise TypeError(f"hyperparameter key {key!r} must be a str, not {type(key).__name__}")
+        check_text(key, "hyperparameter key")
         path = prefix + tuple(key.split(SEPARATOR))
         if "" in path:
             raise ValueError(
@@ -246,8 +248,11 @@ class HyperparameterSpace(Mapping[str, "Distribution | Scalar"]):
         )
 
     def to_json(self) -> str:
-        """Return a flat JSON object: distributions as their ``to_json()`` dicts, scalars as-is."""
-        return json.dumps(
+        """Return a flat JSON object: distributions as their ``to_json()`` dicts, scalars as-is.
+
+        NaN and ±inf are written as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+        """
+        return dumps(
             {
                 key: value.to_json() if isinstance(value, DISTRIBUTION_TYPES) else value
                 for key, value in self._flat.items()
@@ -272,7 +277,7 @@ class HyperparameterSpace(Mapping[str, "Distribution | Scalar"]):
 
 def _load_json_object(text: str, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what}.from_json: not valid JSON ({exc}): {text[:80]!r}") from exc
     if not isinstance(data, dict):
@@ -294,7 +299,11 @@ class HyperparameterSamples(Mapping[str, Scalar]):
     Raises:
         TypeError: A value is not an int, float, bool, str or None (numpy numbers are
             converted), or a key is not a str.
-        ValueError: As :func:`flatten`.
+        ValueError: As :func:`flatten`; or a value that would not read back unchanged: an
+            int outside the signed 64-bit range, a number with no exact float64 value
+            (``Decimal("0.1")``), text with a lone surrogate (keys too), or one of the
+            strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, which stand for the floats
+            in stored JSON (see :mod:`arrowscope.values`).
 
     Example:
         >>> hp = HyperparameterSamples({"a__b": 1, "c": "x"})
@@ -329,11 +338,12 @@ class HyperparameterSamples(Mapping[str, Scalar]):
         return len(self._flat)
 
     def __eq__(self, other: object) -> bool:
+        """Equal flat keys and values; a NaN value equals NaN (as stored and read back)."""
         if isinstance(other, HyperparameterSamples):
-            return self._flat == other._flat
+            return _nan_as_equal(self._flat) == _nan_as_equal(other._flat)
         if isinstance(other, Mapping):
             try:
-                return self._flat == HyperparameterSamples(other)._flat
+                return self == HyperparameterSamples(other)
             except (TypeError, ValueError):
                 return False
         return NotImplemented
@@ -364,18 +374,32 @@ class HyperparameterSamples(Mapping[str, Scalar]):
         return dict(zip(_wildcard_keys(list(self._flat)), self._flat.values(), strict=True))
 
     def to_json(self) -> str:
-        """Return the flat JSON object, keys in canonical order."""
-        return json.dumps(self._flat)
+        """Return the flat JSON object, keys in canonical order.
+
+        The text is standard JSON that DuckDB, polars and any JSON parser read: NaN
+        and ±inf are written as the strings ``"NaN"``, ``"Infinity"`` and
+        ``"-Infinity"`` (which is why those three strings are refused as values).
+        """
+        return dumps(self._flat)
 
     @classmethod
     def from_json(cls, text: str) -> HyperparameterSamples:
         """Rebuild samples from JSON text (flat or nested object).
+
+        The strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` are read as floats.
 
         Raises:
             ValueError: The text is not a JSON object.
             TypeError: A value is a list.
         """
         return cls(_load_json_object(text, cls.__name__))
+
+
+_NAN = object()  # stands for every NaN value when samples are compared
+
+
+def _nan_as_equal(flat: dict[str, Scalar]) -> dict[str, object]:
+    return {k: _NAN if isinstance(v, float) and v != v else v for k, v in flat.items()}
 
 
 def wildcard_keys_union(

@@ -16,6 +16,10 @@ from typing import Final
 from arrowscope.errors import InvalidNameError
 
 MAX_NAME_LENGTH: Final = 128
+# A name becomes the directory ``project=<encoded>`` (``client=``, ...): with the
+# longest key (8 bytes) it stays within the 255-byte file name limit of common
+# file systems. Emoji take 12 bytes once percent-encoded, CJK letters 3.
+MAX_ENCODED_BYTES: Final = 240
 DEFAULT_PROJECT: Final = "default_project"
 DEFAULT_CLIENT: Final = "default_client"
 DEFAULT_METRIC: Final = "main"
@@ -47,6 +51,12 @@ class TrialStatus(enum.StrEnum):
 def validate_name(name: object, what: str = "name") -> str:
     """Return ``name`` if it can be a project, client or metric name.
 
+    The rules (the same for every name): a non-empty ``str`` of at most
+    ``MAX_NAME_LENGTH`` (128) characters and at most ``MAX_ENCODED_BYTES`` (240)
+    bytes once percent-encoded for its directory name (20 emoji or 80 CJK letters
+    fill it); not ``.``, ``..`` or ``__HIVE_DEFAULT_PARTITION__``; no leading or
+    trailing blanks; no ``/``, ``\\``, ``=``, control characters or lone surrogates.
+
     Raises:
         InvalidNameError: (a ``ValueError``) naming the value and the rule broken.
     """
@@ -71,6 +81,14 @@ def validate_name(name: object, what: str = "name") -> str:
             raise InvalidNameError(
                 name, f"a {what} must not contain control characters (found {char!r})"
             )
+    encoded = len(encode_partition_value(name).encode("utf-8"))
+    if encoded > MAX_ENCODED_BYTES:
+        raise InvalidNameError(
+            name,
+            f"a {what} takes at most {MAX_ENCODED_BYTES} bytes once percent-encoded for its "
+            f"directory name, this one takes {encoded} (an emoji or a symbol takes up to 12, "
+            "a CJK letter 3)",
+        )
     return name
 
 

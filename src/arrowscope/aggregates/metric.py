@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -15,19 +14,69 @@ from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.errors import ScopeClosedError
 from arrowscope.reports import MetricResultsReport
 from arrowscope.store import MetricBuffer
+from arrowscope.values import exact_float
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.split import TrialSplit
 
 
 def as_value(score: object) -> float:
-    """``score`` as a float; TypeError for anything that is not a real number."""
-    if isinstance(score, numbers.Real) and not isinstance(score, bool):
-        return float(score)
-    raise TypeError(
-        f"a metric value must be a real number (int, float or numpy scalar), "
-        f"not {type(score).__name__}: {score!r}"
-    )
+    """``score`` as a float64 equal to it (:func:`arrowscope.values.exact_float`).
+
+    Raises:
+        TypeError: Not a real number (bools included).
+        ValueError: A number whose float64 differs from it (``10**400``, ``Decimal("0.1")``).
+    """
+    return exact_float(score, "a metric value")
+
+
+def as_values(scores: object) -> array[float]:
+    """Every value of a batch as float64, all checked before any is logged.
+
+    A 1-D numpy array of floats (or of ints within ±2**53) is converted at once;
+    anything else is iterated and each item checked by :func:`as_value`.
+
+    Raises:
+        TypeError: ``scores`` is a str, bytes, mapping, set, scalar or 0-d array (a
+            set has no order and a mapping would log its keys), or an item is not a
+            real number.
+        ValueError: An array with more than one dimension (its shape is named), or an
+            item with no exact float64 value.
+    """
+    if isinstance(scores, (str, bytes, bytearray, Mapping, Set)) or not isinstance(
+        scores, Iterable
+    ):
+        raise TypeError(
+            f"metric values come as a list, tuple, 1-D array or iterator of numbers, "
+            f"not {type(scores).__name__}: {scores!r:.80}"
+        )
+    shape = getattr(scores, "shape", None)
+    if shape == ():
+        raise TypeError(
+            f"metric values come as a 1-D array, not a 0-d array ({scores!r:.80}): "
+            "log a single value with add_train_result/add_valid_result"
+        )
+    if isinstance(shape, tuple) and len(shape) != 1:
+        raise ValueError(
+            f"metric values must be one-dimensional; this array has shape {shape}: "
+            "log one row at a time, or flatten it (ravel()) if that is the order you mean"
+        )
+    dtype = getattr(scores, "dtype", None)
+    is_numpy = hasattr(scores, "astype") and hasattr(scores, "tobytes")
+    block = _numpy_block(scores, dtype) if is_numpy else None
+    if block is None:
+        block = array("d", [as_value(score) for score in scores])
+    return block
+
+
+def _numpy_block(scores: Any, dtype: Any) -> array[float] | None:
+    """A numpy array converted in one step when that is exact, else None."""
+    kind = getattr(dtype, "kind", None)
+    if kind == "f" and dtype.itemsize <= 8:  # float16/32/64: exact in float64
+        return array("d", scores.astype("=f8", copy=False).tobytes())
+    if kind in ("i", "u") and len(scores) and scores.min() >= -(2**53) and scores.max() <= 2**53:
+        return array("d", scores.astype("=f8", copy=False).tobytes())
+    return None
 
 
 class MetricResults(ScopeMembers, MetricResultsReport):
@@ -70,36 +119,46 @@ class MetricResults(ScopeMembers, MetricResultsReport):
         self._train_append, self._train_at_append, self._valid_append = train, train_at, valid
 
     def add_train_result(self, score: float) -> None:
-        """Append a train value (the next epoch of the train curve)."""
+        """Append a train value (the next epoch of the train curve).
+
+        Values are stored as float64, exactly as given: an int, a float, a numpy
+        number (float32 included), or a Fraction or Decimal equal to a float64.
+        NaN and ±inf are stored too (and never count as a best score).
+
+        Raises:
+            TypeError: ``score`` is not a real number (a bool, a str, None, ...).
+            ValueError: ``score`` has no exact float64 value (``10**400``,
+                ``Decimal("0.1")``): pass ``float(score)`` to accept the rounding.
+        """
         if type(score) is not float:
             score = as_value(score)
         self._train_append(score)
         self._train_at_append(time.time_ns())
 
     def add_valid_result(self, score: float) -> None:
-        """Append a validation value (the next epoch of the valid curve)."""
+        """Append a validation value (the next epoch of the valid curve); as
+        :meth:`add_train_result`."""
         if type(score) is not float:
             score = as_value(score)
         self._valid_append(score)
         self._valid_at_append(time.time_ns())
 
     def add_train_results(self, scores: Iterable[float]) -> None:
-        """Append many train values at once (a list or a numpy array)."""
+        """Append many train values at once (a list, an iterator or a 1-D numpy array).
+
+        Every value is checked before any is appended: a bad item raises and leaves
+        the curve as it was. See :func:`as_values` for what is accepted.
+        """
         self._extend(self._buffer.train, self._buffer.train_at, scores)
 
     def add_valid_results(self, scores: Iterable[float]) -> None:
-        """Append many validation values at once (a list or a numpy array)."""
+        """Append many validation values at once (as :meth:`add_train_results`)."""
         self._extend(self._buffer.valid, self._buffer.valid_at, scores)
 
     def _extend(self, values: array[float], stamps: array[int], scores: Iterable[float]) -> None:
         if not self._open:
             self._closed()
-        tobytes = getattr(scores, "tobytes", None)
-        dtype = str(getattr(scores, "dtype", ""))
-        if tobytes is not None and dtype == "float64":
-            block = array("d", tobytes())
-        else:
-            block = array("d", [as_value(s) for s in scores])
+        block = as_values(scores)
         values.extend(block)
         stamps.extend(array("q", [time.time_ns()]) * len(block))
 

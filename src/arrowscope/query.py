@@ -41,6 +41,10 @@ refresh, into temporary tables of the same names: queries over them then
 take milliseconds. ``curves`` stays a view, so a filter on one trial reads
 only that trial's rows.
 
+Every Parquet part a connection reads stays open while the connection lives
+(``_pins``): a compaction that deletes it changes none of its answers and
+breaks none of its queries.
+
 Timestamps are stored in UTC and the connection's ``TimeZone`` is set to UTC,
 so they read back the same on every machine.
 
@@ -342,14 +346,15 @@ class QuerySession:
 
         User values belong in ``params`` (``$1``/``?`` with a list, ``$name``
         with a dict), never in ``query``. Use :meth:`fetch` for a complete
-        result that survives a concurrent compaction.
+        result as an Arrow table.
         """
         return self._con.sql(query, params=params)
 
     def fetch(self, query: str, params: Params = None) -> Result:
         """Run ``query`` with bound ``params`` to completion.
 
-        If a Parquet part vanished (concurrent compaction), the session is
+        Where parts cannot be kept open (no ``/proc/self/fd``, no descriptor
+        left) and one vanished (concurrent compaction), the session is
         refreshed and the query runs again, a few times at most.
 
         Raises:
@@ -514,9 +519,8 @@ def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.Duck
     Returns:
         A snapshot of the data at call time: the visible Parquet parts plus
         whatever this process had pending. Call ``refresh(con)`` (or connect
-        again) to see newer data. A query meeting a part that a concurrent
-        compaction removed raises ``duckdb.IOException``: refresh and run it
-        again (``QuerySession.fetch`` does that by itself).
+        again) to see newer data. The parts it reads stay open while it
+        lives, so concurrent compactions never break its queries.
 
     Raises:
         FileNotFoundError: ``source`` is a path that does not exist.

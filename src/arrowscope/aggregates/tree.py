@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
@@ -37,18 +36,36 @@ class Root(ScopeMembers, RootReport):
         return Root(AutoMLContext.from_context(context).with_repo(repo))
 
     @staticmethod
-    def at(path: str | os.PathLike[str], flush_interval: float | None = None) -> Root:
-        """A root on the Parquet repository in ``path`` (created if missing).
+    def at(
+        path: str | os.PathLike[str],
+        flush_interval: float | None = None,
+        *,
+        fsync: bool | None = None,
+        auto_compact_parts: int | None = None,
+    ) -> Root:
+        """A root on the repository at ``path``: a directory (created if missing) or a URI.
 
-        ``flush_interval`` bounds, in seconds, how much a crash may lose of a
-        split that is still running, and how far plain Parquet readers lag
-        behind: a background thread writes out and checkpoints that often.
-        Exited splits, trials and rounds are durable when their block exits.
+        Args:
+            path: A directory, ``file:///abs/path`` or ``memory://``.
+            flush_interval: Seconds bounding how much a crash may lose of a
+                split that is still running, and how far plain Parquet readers
+                lag behind: a background thread writes out and checkpoints
+                that often. Exited splits, trials and rounds are durable when
+                their block exits.
+            fsync: Make every exit durable on disk (survives a power loss),
+                at the cost of an fsync per exit.
+            auto_compact_parts: Merge a partition's parts once a writer has
+                written more than this many; 0 turns automatic compaction off.
         """
         from arrowscope.store import open_repository
 
-        options = {} if flush_interval is None else {"flush_interval": flush_interval}
-        return Root.from_repo(None, open_repository(Path(path), **options))
+        given = {
+            "flush_interval": flush_interval,
+            "fsync": fsync,
+            "auto_compact_parts": auto_compact_parts,
+        }
+        options = {k: v for k, v in given.items() if v is not None}
+        return Root.from_repo(None, open_repository(path, **options))
 
     @staticmethod
     def vanilla(context: AutoMLContext | None = None) -> Root:

@@ -101,6 +101,12 @@ def test_the_next_process_ends_a_dead_writers_scopes_aborted(
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert cli.stdout.split() == ["status", "ABORTED"]
+    # The summary the killed split's exit would have written was written by the recovery.
+    verify = subprocess.run(
+        [sys.executable, "-m", "arrowscope.cli", "verify", str(runs)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout
 
 
 def test_aborting_happens_once(killed_writer: tuple[Path, int]) -> None:

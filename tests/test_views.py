@@ -20,6 +20,7 @@ import pytest
 import arrowscope as asc
 from _rounds import ROOTS, RoundWriter, publish, split
 from arrowscope.query import VIEWS, QuerySession
+from arrowscope.summaries import SUMMARY_FIELDS
 
 NAN, INF = math.nan, math.inf
 
@@ -30,8 +31,9 @@ EXPECTED_COLUMNS = {
     ],
     "events": [
         "project", "client", "round", "level", "trial", "split", "metric", "attempt", "status",
-        "main_metric_name", "higher_is_better", "hyperparams", "error", "traceback", "at",
-        "writer", "seq", "clock",
+        "main_metric_name", "higher_is_better", "hyperparams", "error", "traceback",
+        *(f"{phase}_{name}" for phase in ("train", "valid") for name in SUMMARY_FIELDS),
+        "at", "writer", "seq", "clock",
     ],
     "rounds": [
         "project", "client", "round", "main_metric_name", "higher_is_better", "n_trials",

@@ -1,6 +1,6 @@
 -- _metric_scope (internal): one row per split x metric declared in the
 -- split's current record, with the direction the split declared for it
--- (its latest metric event in that record).
+-- (its latest metric event in that record) and that record's number.
 WITH split_records AS (
     SELECT project, client, round, trial, split, record
     FROM _scope_state
@@ -13,6 +13,7 @@ SELECT
     d.trial,
     d.split,
     d.metric,
+    d.record,
     d.higher_is_better,
     d.first_at
 FROM _scope_state AS d

@@ -3,20 +3,21 @@
 --
 -- best: the best finite validation value (max when the split declared the
 -- metric higher-is-better, else min); NaN and +-inf are ignored.
--- n_epochs_to_best: the 1-based epoch of the first occurrence of that best
--- value. Both are NULL when the split has no finite validation value of the
--- metric. The Python twin of this rule, for values still in memory, is
--- reports._base.best_of.
-WITH extremes AS (
-    SELECT
-        project, client, round, trial, split, metric,
-        min(value) AS min_value,
-        arg_min(epoch, struct_pack(value := value, epoch := epoch)) AS min_epoch,
-        max(value) AS max_value,
-        arg_max(epoch, struct_pack(value := value, epoch := -epoch)) AS max_epoch
-    FROM _metric_values
-    WHERE phase = 'valid' AND isfinite(value)
-    GROUP BY project, client, round, trial, split, metric
+-- n_epochs_to_best: the 1-based epoch of its first occurrence. Both are NULL
+-- when the split has no finite validation value of the metric. n_valid,
+-- last, mean: how many validation values, the last one, their mean.
+--
+-- They come from the summaries the split's writers recorded at its exit
+-- (_split_summary), so no value is read. A split still running has none
+-- yet: its columns are NULL (in-process reports answer from memory). For
+-- directories of storage format 1, which have no summaries, the same rule is
+-- computed from the values (_split_metric_values) when the session variable
+-- arrowscope_format1 is true. The Python twin of the rule, for values in
+-- memory, is arrowscope.summaries.best_of.
+WITH from_values AS (
+    SELECT *
+    FROM _split_metric_values
+    WHERE getvariable('arrowscope_format1')
 )
 SELECT
     d.project,
@@ -26,11 +27,16 @@ SELECT
     d.split,
     d.metric,
     d.higher_is_better,
-    CASE WHEN d.higher_is_better THEN x.max_value
-         WHEN NOT d.higher_is_better THEN x.min_value END AS best,
-    CASE WHEN d.higher_is_better THEN x.max_epoch
-         WHEN NOT d.higher_is_better THEN x.min_epoch END AS n_epochs_to_best
+    coalesce(s.n_valid, v.n_valid) AS n_valid,
+    CASE WHEN s.n_valid IS NOT NULL THEN s.best.value ELSE v.best END AS best,
+    CASE WHEN s.n_valid IS NOT NULL THEN s.best.epoch ELSE v.n_epochs_to_best END
+        AS n_epochs_to_best,
+    CASE WHEN s.n_valid IS NOT NULL THEN s.last ELSE v.last END AS last,
+    CASE WHEN s.n_valid IS NOT NULL THEN s.mean ELSE v.mean END AS mean
 FROM _metric_scope AS d
-LEFT JOIN extremes AS x
-    ON x.project = d.project AND x.client = d.client AND x.round = d.round
-    AND x.trial = d.trial AND x.split = d.split AND x.metric = d.metric
+LEFT JOIN _split_summary AS s
+    ON s.project = d.project AND s.client = d.client AND s.round = d.round
+    AND s.trial = d.trial AND s.split = d.split AND s.metric = d.metric
+LEFT JOIN from_values AS v
+    ON v.project = d.project AND v.client = d.client AND v.round = d.round
+    AND v.trial = d.trial AND v.split = d.split AND v.metric = d.metric

@@ -31,6 +31,7 @@ from arrowscope.schema import TABLES
 logger = logging.getLogger("arrowscope.cli")
 
 EXIT_OK: Final = 0
+EXIT_PROBLEMS: Final = 1
 EXIT_ERROR: Final = 2
 _MAX_CELL: Final = 80
 
@@ -168,6 +169,27 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- verify ------------------------------------------------------------------
+def _verify_arguments(parser: argparse.ArgumentParser) -> None:
+    _path_argument(parser)
+    _output_arguments(parser)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute every split's summary from its values; exit 1 when one disagrees."""
+    with _session(args.path) as session:
+        problems = session.run("verify")
+        checked = session.fetch("select count(*) from _split_metric_values").fetchall()[0][0]
+    if len(problems):
+        _emit(problems, args.format)
+        return EXIT_PROBLEMS
+    if args.format == "table":
+        print(f"{checked} split metrics: every summary agrees with its values")
+    else:
+        _emit(problems, args.format)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Command] = {
     "demo": Command(DEMO_HELP, demo_arguments, run_demo_command),
     "summary": Command(
@@ -200,6 +222,15 @@ COMMANDS: dict[str, Command] = {
         "merge small Parquet parts; prints parts merged and bytes before/after",
         _compact_arguments,
         cmd_compact,
+    ),
+    "verify": Command(
+        "check every split's recorded summary against its values",
+        _verify_arguments,
+        cmd_verify,
+        "Recompute each split's count, best value and epoch, last value and mean from "
+        "the stored values and compare them with the summaries recorded when the "
+        "splits exited (the views' scores come from those). Lists each disagreement "
+        "and exits 1; exits 0 when all agree.",
     ),
 }
 

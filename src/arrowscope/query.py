@@ -103,6 +103,8 @@ DERIVED_VIEWS: Final = (
     "_round_state",
     "_metric_values",
     "_metric_scope",
+    "_split_summary",
+    "_split_metric_values",
     "_split_metric",
     "_trial_metric",
     "_metric_direction",
@@ -435,6 +437,7 @@ class QuerySession:
                 self._create_derived_views(frozenset())
                 state.derived_for = state.inputs
         elif state.inputs != state.derived_for:
+            self._flag_format1()
             self._create_derived_views(_MATERIALIZED)
             state.derived_for = state.inputs
 
@@ -475,8 +478,20 @@ class QuerySession:
                 "WHERE project = $1 AND client = $2 AND round = $3",
                 [project, client, round],
             )
+        self._flag_format1()
         self._create_derived_views(_ROUND_MATERIALIZED)
         state.focused = key
+
+    def _flag_format1(self) -> None:
+        """Tell the views whether events of storage format 1 (no summaries) are in view.
+
+        ``_split_metric`` reads values only then; the flag is a constant to
+        DuckDB's planner, so with format 2 data alone no value is read.
+        """
+        self._con.execute(
+            "SET VARIABLE arrowscope_format1 = "
+            "(SELECT count(*) > 0 FROM events WHERE clock IS NULL)"
+        )
 
     def _create_base_views(self) -> None:
         by_round = self._state.by_round

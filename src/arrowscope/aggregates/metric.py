@@ -14,6 +14,7 @@ from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.errors import ScopeClosedError
 from arrowscope.reports import MetricResultsReport
 from arrowscope.store import MetricBuffer
+from arrowscope.summaries import best_of, summarize
 from arrowscope.values import exact_float
 
 if TYPE_CHECKING:
@@ -182,6 +183,17 @@ class MetricResults(ScopeMembers, MetricResultsReport):
 
     def is_higher_score_better(self) -> bool:
         return self._higher
+
+    def _best(self) -> tuple[float, int] | None:
+        return best_of(self._buffer.valid, self._higher)
+
+    def summary_fields(self) -> dict[str, Any]:
+        """The summary columns of the values this process logged (see ``summaries``)."""
+        buffer = self._buffer
+        return {
+            **summarize("train", buffer.train, self._higher, buffer.train_offset),
+            **summarize("valid", buffer.valid, self._higher, buffer.valid_offset),
+        }
 
     def __len__(self) -> int:
         return len(self._buffer.valid)

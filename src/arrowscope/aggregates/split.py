@@ -71,12 +71,26 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         self._ended_us = max(now_us(), self._started_us + 1)
         for metric in self._metrics.values():
             metric._close()
+            self._summary_event(metric)
         self._status_event(status, self._ended_us, **error)
         self.repo.flush(self._key())
         for metric in self._metrics.values():
             self.repo.release_buffer(self._key(), metric._buffer)
         if not self._metrics and status is TrialStatus.SUCCESS:
             self._log(logging.WARNING, "split %s logged no metric", self.location)
+
+    def _summary_event(self, metric: MetricResults) -> None:
+        """Record what this process logged of ``metric``: views read it, not the values."""
+        self.repo.append_event(
+            self._key(),
+            level="metric",
+            trial=self.location.trial,
+            split=self.split_number,
+            attempt=self._record,
+            metric=metric.metric_name,
+            higher_is_better=metric.is_higher_score_better(),
+            **metric.summary_fields(),
+        )
 
     # -- epochs ----------------------------------------------------------------
     def with_n_epochs(self, n_epochs: int) -> TrialSplit:

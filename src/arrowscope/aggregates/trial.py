@@ -19,8 +19,8 @@ from arrowscope.aggregates.split import TrialSplit
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
 from arrowscope.reports import TrialReport
-from arrowscope.reports._base import best_of
 from arrowscope.store._buffer import now_us
+from arrowscope.summaries import best_of
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.round import Round

@@ -124,20 +124,6 @@ def is_finite(value: float) -> bool:
     return not (math.isnan(value) or math.isinf(value))
 
 
-def best_of(values: Sequence[float], higher_is_better: bool) -> tuple[float, int] | None:
-    """The best finite value and its 1-based epoch of first occurrence, or None."""
-    if values and math.isfinite(sum(values)):  # no NaN nor inf: the builtins are exact
-        found = max(values) if higher_is_better else min(values)
-        return found, values.index(found) + 1
-    best: tuple[float, int] | None = None
-    for epoch, value in enumerate(values, start=1):
-        if not is_finite(value):
-            continue
-        if best is None or (value > best[0] if higher_is_better else value < best[0]):
-            best = (value, epoch)
-    return best
-
-
 def render_hyperparam(value: Any) -> Any:
     """How a hyperparameter appears in a frame (SPEC §3.1)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -4,8 +4,11 @@ A process killed outright (``kill -9``, out of memory, a lost node) leaves
 its last trials and splits PLANNED or RUNNING. The process that recovers the
 dead writer's log (``_recovery.recover``) then appends, for every trial and
 split whose latest event that writer wrote and which is not finished, an
-ABORTED event saying who died. The events are ordinary rows: views, reports,
-the CLI and plain DuckDB over ``events`` all see the same state.
+ABORTED event saying who died, and for each metric of such a split the
+summary event its exit would have written (see ``arrowscope.summaries``),
+computed from the values that reached the store. The events are ordinary
+rows: views, reports, the CLI and plain DuckDB over ``events`` all see the
+same state.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pyarrow.compute as pc
 
 from arrowscope.location import TrialStatus
 from arrowscope.store._locks import WriterInfo
+from arrowscope.summaries import summarize
 
 _SCOPE_KEYS: Final = ("project", "client", "round", "level", "trial", "split")
 _OPEN: Final = (TrialStatus.PLANNED.value, TrialStatus.RUNNING.value)
@@ -60,4 +64,67 @@ def abort_fields(scope: dict[str, Any], dead: WriterInfo, by: WriterInfo) -> dic
             f"{ERROR_TYPE}: the process writing this {scope['level']}, {dead.describe()}, "
             f"died while it ran (found by {by.describe()})"
         ),
+    }
+
+
+def summary_fields(
+    scope: dict[str, Any], events: pa.Table, metrics: pa.Table
+) -> list[dict[str, Any]]:
+    """The summary events an orphaned split's exit would have written, one per metric.
+
+    Args:
+        scope: An orphaned split (a row of ``orphaned_scopes``).
+        events: The events of its partition.
+        metrics: The metric values of its partition.
+    """
+    record = scope["attempt"] or 0
+    declared = _declared_metrics(events, scope, record)
+    rows = metrics.filter(
+        pc.and_(
+            pc.and_(
+                pc.equal(metrics["trial"], scope["trial"]),
+                pc.equal(metrics["split"], scope["split"]),
+            ),
+            pc.equal(pc.coalesce(metrics["attempt"], 0), record),
+        )
+    ).sort_by([("metric", "ascending"), ("phase", "ascending"), ("epoch", "ascending")])
+    values: dict[tuple[str, str], list[float]] = {}
+    for metric, phase, value in zip(
+        rows["metric"].to_pylist(),
+        rows["phase"].to_pylist(),
+        rows["value"].to_pylist(),
+        strict=True,
+    ):
+        values.setdefault((metric, phase), []).append(value)
+    out = []
+    for metric, higher in sorted(declared.items()):
+        fields = {
+            "level": "metric",
+            "trial": scope["trial"],
+            "split": scope["split"],
+            "attempt": scope["attempt"],
+            "metric": metric,
+            "higher_is_better": higher,
+        }
+        for phase in ("train", "valid"):
+            fields.update(summarize(phase, values.get((metric, phase), []), higher))
+        out.append(fields)
+    return out
+
+
+def _declared_metrics(events: pa.Table, scope: dict[str, Any], record: int) -> dict[str, bool]:
+    """Each metric the split's record declared, with its direction; none already summarized."""
+    mask = pc.and_(
+        pc.and_(pc.equal(events["level"], "metric"), pc.equal(events["trial"], scope["trial"])),
+        pc.and_(
+            pc.equal(events["split"], scope["split"]),
+            pc.equal(pc.coalesce(events["attempt"], 0), record),
+        ),
+    )
+    rows = events.filter(mask).to_pylist()
+    summarized = {r["metric"] for r in rows if r["valid_count"] is not None}
+    return {
+        r["metric"]: bool(r["higher_is_better"])
+        for r in sorted(rows, key=lambda r: (r["clock"] or 0, r["writer"], r["seq"]))
+        if r["metric"] not in summarized and r["higher_is_better"] is not None
     }

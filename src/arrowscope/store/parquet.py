@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrowscope.location import validate_name
 from arrowscope.schema import table_schema
 from arrowscope.store._buffer import MetricBuffer, now_us
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._locks import WriterInfo
-from arrowscope.store._orphans import abort_fields, orphaned_scopes
+from arrowscope.store._orphans import abort_fields, orphaned_scopes, summary_fields
 from arrowscope.store._reader import PartChecker, Snapshot, read_partitions, read_snapshot
 from arrowscope.store._recovery import recover
 from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
@@ -258,12 +259,17 @@ class ParquetRepository:
         orphans = orphaned_scopes(events, dead.writer)
         if not orphans:
             return
+        metrics = read_partitions(self._root, "metrics", self.writer_id, self._checker, dead.writer)
         me = WriterInfo(self.writer_id, os.getpid(), socket.gethostname())
         keys = set()
         with self._lock:
             for scope in orphans:
                 self._staging.clock.observe(scope["order_clock"])
                 key = (scope["project"], scope["client"], scope["round"])
+                if scope["level"] == "split":
+                    in_round = _same_round(metrics, key)
+                    for fields in summary_fields(scope, _same_round(events, key), in_round):
+                        self._staging.append_event(key, fields)
                 self._staging.append_event(key, abort_fields(scope, dead, me))
                 keys.add(key)
             write_out(self._staging, self._log, sorted(keys))
@@ -292,6 +298,16 @@ class ParquetRepository:
         if key not in self._keys:
             _check_parent(*key)
             self._keys.add(key)
+
+
+def _same_round(table: pa.Table, key: RoundKey) -> pa.Table:
+    """The rows of ``table`` in the round partition ``key``."""
+    project, client, round_ = key
+    mask = pc.and_(
+        pc.and_(pc.equal(table["project"], project), pc.equal(table["client"], client)),
+        pc.equal(table["round"], round_),
+    )
+    return table.filter(mask)
 
 
 def _check_parent(project: str, client: str, round: int | None) -> None:

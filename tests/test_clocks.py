@@ -16,7 +16,7 @@ import arrowscope as asc
 
 PRELUDE = textwrap.dedent(
     """
-    import sys, time
+    import contextlib, sys, time
     import arrowscope as asc
 
     _real_time_ns = time.time_ns
@@ -28,6 +28,15 @@ PRELUDE = textwrap.dedent(
 
     time.time_ns = lambda: _real_time_ns() + _offset[0]
     SPACE = asc.HyperparameterSpace({"lr": asc.Uniform(0.0, 1.0)})
+
+    @contextlib.contextmanager
+    def open_round(new=True):
+        '''Round 0 of project p, client c in sys.argv[1] (new, or resumed), with an optimizer.'''
+        root = asc.Root.at(sys.argv[1])
+        with root.get_project("p") as project, project.get_client("c") as client:
+            with (client.new_round("acc") if new else client.resume_last_round()) as rnd:
+                rnd.with_optimizer(asc.RandomSearch(seed=0), SPACE)
+                yield rnd
 
     def log_split(trial, values, metric="acc", higher=True, retrain=False):
         opened = trial.retrain_split() if retrain else trial.new_validation_split()
@@ -54,12 +63,10 @@ def test_main_metric_set_after_a_step_back(tmp_path: Path) -> None:
     out = run(
         tmp_path,
         """
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.new_round("acc") as rnd:
-                shift(-3600)
-                rnd.with_metric("loss")
-                print(rnd.main_metric_name, rnd.refresh().main_metric_name)
+        with open_round() as rnd:
+            shift(-3600)
+            rnd.with_metric("loss")
+            print(rnd.main_metric_name, rnd.refresh().main_metric_name)
         """,
     )
     assert out.split() == ["loss", "loss"]
@@ -74,19 +81,16 @@ def test_a_reopened_trial_that_fails_after_a_step_back(tmp_path: Path) -> None:
     out = run(
         tmp_path,
         """
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.new_round("acc") as rnd:
-                rnd.with_optimizer(asc.RandomSearch(seed=0), SPACE)
-                with rnd.new_rvs_trial() as trial:
-                    log_split(trial, [0.5])
-                shift(-3600)
-                try:
-                    with rnd.last_trial() as trial:
-                        raise RuntimeError("diverged")
-                except RuntimeError:
-                    pass
-                print(trial.get_status().value, rnd[0].get_status().value)
+        with open_round() as rnd:
+            with rnd.new_rvs_trial() as trial:
+                log_split(trial, [0.5])
+            shift(-3600)
+            try:
+                with rnd.last_trial() as trial:
+                    raise RuntimeError("diverged")
+            except RuntimeError:
+                pass
+            print(trial.get_status().value, rnd[0].get_status().value)
         """,
     )
     assert out.split() == ["FAILED", "FAILED"]
@@ -100,16 +104,13 @@ def test_a_retrain_split_replaced_after_a_step_back(tmp_path: Path) -> None:
     out = run(
         tmp_path,
         """
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.new_round("acc") as rnd:
-                rnd.with_optimizer(asc.RandomSearch(seed=0), SPACE)
-                with rnd.new_rvs_trial() as trial:
-                    log_split(trial, [0.5])
-                    log_split(trial, [0.25, 0.125], retrain=True)
-                    shift(-3600)
-                    log_split(trial, [0.75], retrain=True)  # replaces the first retrain split
-                print(rnd[0].retrained_split["acc"].get_valid_scores())
+        with open_round() as rnd:
+            with rnd.new_rvs_trial() as trial:
+                log_split(trial, [0.5])
+                log_split(trial, [0.25, 0.125], retrain=True)
+                shift(-3600)
+                log_split(trial, [0.75], retrain=True)  # replaces the first retrain split
+            print(rnd[0].retrained_split["acc"].get_valid_scores())
         """,
     )
     assert out.strip() == "[0.75]"
@@ -125,18 +126,15 @@ def test_a_step_back_inside_a_retrain_split(tmp_path: Path) -> None:
     out = run(
         tmp_path,
         """
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.new_round("acc") as rnd:
-                rnd.with_optimizer(asc.RandomSearch(seed=0), SPACE)
-                with rnd.new_rvs_trial() as trial:
-                    log_split(trial, [0.5])
-                    with trial.retrain_split() as split:
-                        shift(-1)
-                        with split.managed_metric("acc", True) as m:
-                            m.add_valid_result(0.25)
-                            m.add_valid_result(0.375)
-                    print(trial.retrained_split["acc"].get_valid_scores())
+        with open_round() as rnd:
+            with rnd.new_rvs_trial() as trial:
+                log_split(trial, [0.5])
+                with trial.retrain_split() as split:
+                    shift(-1)
+                    with split.managed_metric("acc", True) as m:
+                        m.add_valid_result(0.25)
+                        m.add_valid_result(0.375)
+                print(trial.retrained_split["acc"].get_valid_scores())
         """,
     )
     assert out.strip() == "[0.25, 0.375]"
@@ -152,27 +150,22 @@ def test_two_writers_whose_clocks_differ_by_an_hour(tmp_path: Path) -> None:
         tmp_path,
         """
         shift(3600)
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.new_round("acc") as rnd:
-                rnd.with_optimizer(asc.RandomSearch(seed=0), SPACE)
-                with rnd.new_rvs_trial() as trial:
-                    log_split(trial, [0.5])
+        with open_round() as rnd:
+            with rnd.new_rvs_trial() as trial:
+                log_split(trial, [0.5])
         """,
     )
     # The second, on time, resumes it: a new main metric, the trial re-opened and failed.
     run(
         tmp_path,
         """
-        root = asc.Root.at(sys.argv[1])
-        with root.get_project("p") as project, project.get_client("c") as client:
-            with client.resume_last_round() as rnd:
-                rnd.with_metric("loss")
-                try:
-                    with rnd.last_trial() as trial:
-                        raise RuntimeError("preempted")
-                except RuntimeError:
-                    pass
+        with open_round(new=False) as rnd:
+            rnd.with_metric("loss")
+            try:
+                with rnd.last_trial() as trial:
+                    raise RuntimeError("preempted")
+            except RuntimeError:
+                pass
         """,
     )
     con = asc.connect(tmp_path)

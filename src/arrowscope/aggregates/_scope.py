@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from arrowscope._signals import deferred_signals, lost_termination
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.errors import ScopeClosedError
 from arrowscope.location import TrialStatus
@@ -33,7 +34,14 @@ _flow_root = logging.getLogger(FLOW_LOGGER)
 class Managed(AbstractContextManager[T], Generic[T]):
     """A fresh context manager per call: ``__enter__`` acquires the child scope,
     ``__exit__`` hands it and the exception to the parent, whose answer says
-    whether the exception is suppressed."""
+    whether the exception is suppressed.
+
+    Acquiring and releasing run as critical sections (``deferred_signals``):
+    a SIGTERM arriving meanwhile is raised once the child's events are
+    written, so a scope is never left half-created or half-closed. A child
+    acquired just before such a signal is released with it at once, and a
+    termination that C code swallowed is raised here (``lost_termination``).
+    """
 
     def __init__(
         self, acquire: Callable[[], T], release: Callable[[T, BaseException | None], bool]
@@ -45,7 +53,16 @@ class Managed(AbstractContextManager[T], Generic[T]):
     def __enter__(self) -> T:
         if self._child is not None:
             raise RuntimeError("this scope manager was already entered; call the method again")
-        self._child = self._acquire()
+        lost = lost_termination(None)
+        if lost is not None:
+            raise lost
+        try:
+            with deferred_signals():
+                self._child = self._acquire()
+        except BaseException as exc:
+            if self._child is not None:  # acquired, then a deferred signal was raised
+                self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self._child
 
     def __exit__(
@@ -55,7 +72,12 @@ class Managed(AbstractContextManager[T], Generic[T]):
         tb: TracebackType | None,
     ) -> bool:
         assert self._child is not None
-        return self._release(self._child, exc)
+        lost = lost_termination(exc)
+        with deferred_signals():
+            suppress = self._release(self._child, lost or exc)
+        if lost is not None:
+            raise lost
+        return suppress
 
 
 def exit_status(exc: BaseException | None) -> TrialStatus:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
 
 class Round(ScopeMembers, RoundReport):
     """A round of trials. Keeps the best trial seen by this process incrementally,
-    so the cost of a trial does not grow with the number of trials before it."""
+    so the cost of a trial does not grow with the number of trials before it.
+
+    Several threads may open trials of one round at once (each trial is run
+    by the thread that opened it); the optimizer is then called from each of
+    them, so it must tolerate that.
+    """
 
     def __init__(
         self, context: AutoMLContext, parent: Client | None, main_metric_name: str | None
@@ -37,6 +43,7 @@ class Round(ScopeMembers, RoundReport):
         self._optimizer: HyperparameterOptimizer | None = None
         self._space: HyperparameterSpace | None = None
         self._best: tuple[float, int] | None = None
+        self._best_lock = threading.Lock()
 
     @property
     def main_metric_name(self) -> str | None:
@@ -149,9 +156,10 @@ class Round(ScopeMembers, RoundReport):
         if score is None or trial.get_status() is not TrialStatus.SUCCESS:
             return
         higher = trial.running_direction()
-        best = self._best
-        if best is None or (score > best[0] if higher else score < best[0]):
-            best = self._best = (score, trial.trial_number)
+        with self._best_lock:  # trials of other threads end concurrently
+            best = self._best
+            if best is None or (score > best[0] if higher else score < best[0]):
+                best = self._best = (score, trial.trial_number)
         self._log(logging.INFO, "best so far: trial %s, score %s", best[1], best[0])
 
     def append(self, trial: TrialReport) -> Round:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from arrowscope._signals import deferred_signals
 from arrowscope.location import validate_name
 from arrowscope.schema import table_schema
 from arrowscope.store._buffer import MetricBuffer, now_us
@@ -145,7 +146,7 @@ class ParquetRepository:
             return False
         row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
         data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._log.write_part("catalog", (project,), data)
         return True
 
@@ -162,33 +163,37 @@ class ParquetRepository:
         _check_parent(project, client, round)
         return self._ids.allocate(project, client, round)
 
+    def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
+        _check_parent(project, client, round)
+        return self._ids.claim(project, client, round, number)
+
     # -- writing -------------------------------------------------------------
     def metric_buffer(
         self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
     ) -> MetricBuffer:
         self._check_key(key)
-        with self._lock:
+        with deferred_signals(), self._lock:
             return self._staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        with self._lock:
+        with deferred_signals(), self._lock:
             if buffer.has_pending():
                 self.flush(key)
             self._staging.close_buffer(key, buffer)
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._staging.append_event(key, fields)
 
     def flush(self, key: RoundKey | None = None) -> None:
-        with self._lock:
+        with deferred_signals(), self._lock:
             write_out(self._staging, self._log, None if key is None else [key])
             checkpoint_if_due(self._log, self.flush_interval)
 
     def checkpoint(self) -> None:
         """Turn this writer's log segments into Parquet parts (rows still staged stay there)."""
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._log.checkpoint()
 
     def close(self) -> None:
@@ -221,7 +226,7 @@ class ParquetRepository:
 
     def compact(self) -> int:
         """Merge the parts of every writer per partition; see ``store.compact``."""
-        with self._lock:
+        with deferred_signals(), self._lock:
             return compact(self._root, self._log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
@@ -234,7 +239,7 @@ class ParquetRepository:
         return snapshot
 
     def _with_own_rows(self, table: str, batches: list[pa.RecordBatch]) -> pa.Table:
-        with self._lock:
+        with deferred_signals(), self._lock:
             own = [*self._log.rows(table), *self._staging.peek(table)]
         return concat(table, batches + [with_partition(table, k, b) for k, b in own])
 
@@ -258,7 +263,7 @@ def _shutdown(
     """Stop the background writer, flush everything staged, checkpoint, drop the writer lock."""
     if ticker is not None:
         ticker.stop()
-    with lock:
+    with deferred_signals(), lock:
         try:
             write_out(staging, log)
             log.checkpoint()

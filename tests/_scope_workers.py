@@ -1,0 +1,111 @@
+"""Worker processes for the signal and race tests, driven through the scope API.
+
+Run as ``python tests/_scope_workers.py <command> <args>``. Each command
+prints progress lines on stdout, flushed at once, for the test to follow.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import arrowscope as asc
+from arrowscope.store import ParquetRepository
+
+
+def _stub(rnd: asc.Round) -> asc.Round:
+    return rnd.with_optimizer(
+        asc.HyperparameterSamplerStub({"lr": 0.5}), asc.HyperparameterSpace({})
+    )
+
+
+def log_until_stopped(root_dir: str, mode: str) -> None:
+    """Log one value per epoch into one split until a signal ends it, or ``<root_dir>.stop``.
+
+    ``mode`` is how SIGTERM is handled before arrowscope is imported into use:
+    ``default`` (nothing installed), ``chained`` (a handler that returns the
+    first time and calls ``sys.exit(7)`` the second) or ``ignored`` (SIG_IGN).
+    Prints ``logged 3`` once three values are logged, ``handled N`` from the
+    chained handler, and ``done`` when the blocks exit normally.
+    """
+    calls: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        calls.append(signum)
+        print(f"handled {len(calls)}", flush=True)
+        if len(calls) >= 2:
+            sys.exit(7)
+
+    if mode == "chained":
+        signal.signal(signal.SIGTERM, handler)
+    elif mode == "ignored":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    stop = Path(f"{root_dir}.stop")
+    root = asc.Root.at(root_dir, flush_interval=0.2)
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        with _stub(r).new_rvs_trial() as t, t.new_validation_split() as s:
+            s.with_n_epochs(10_000)
+            for epoch in range(1, 10_001):
+                s.next_epoch()
+                with s.managed_metric("mse", higher_score_is_better=False) as m:
+                    m.add_valid_result(float(epoch))
+                if epoch == 3:
+                    print("logged 3", flush=True)
+                if epoch > 3 and stop.exists():
+                    break
+                time.sleep(0.005)
+    print("done", flush=True)
+
+
+def flush_until_terminated(root_dir: str) -> None:
+    """Append a value and flush, in a loop, until SIGTERM; print how many were appended.
+
+    The signal lands, most of the time, while the repository moves rows from
+    its buffers to its log: none of them may be lost.
+    """
+    repo = ParquetRepository(root_dir, flush_interval=0.2)
+    asc.Root.from_repo(None, repo)  # a Root installs the SIGTERM handler
+    key = ("p", "c", repo.allocate("p", "c"))
+    buffer = repo.metric_buffer(key, 0, 0, "mse")
+    print("running", flush=True)
+    try:
+        epoch = 0
+        while True:
+            epoch += 1
+            buffer.valid.append(float(epoch))
+            buffer.valid_at.append(time.time_ns())
+            repo.append_event(key, level="split", trial=0, split=0, status="RUNNING")
+            repo.flush(key)
+    finally:
+        print(f"logged {len(buffer.valid_at)}", flush=True)
+
+
+def race(root_dir: str, attempts: str) -> None:
+    """Per attempt: wait for a line on stdin, then open project ``p<i>`` and client ``c``;
+    wait again, then resume the client's last round. Prints ``named <i>`` and
+    ``round <i> <number>``."""
+    root = asc.Root.at(root_dir, flush_interval=0)
+    print("ready", flush=True)
+    for attempt in range(int(attempts)):
+        sys.stdin.readline()
+        with root.get_project(f"p{attempt}") as p, p.get_client("c") as c:
+            print(f"named {attempt}", flush=True)
+            sys.stdin.readline()
+            with c.resume_last_round() as r:
+                print(f"round {attempt} {r.round_number}", flush=True)
+    root.close()
+
+
+COMMANDS = {
+    "log-until-stopped": log_until_stopped,
+    "flush-until-terminated": flush_until_terminated,
+    "race": race,
+}
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    COMMANDS[sys.argv[1]](*sys.argv[2:])

@@ -6,10 +6,12 @@ prints progress lines on stdout, flushed at once, for the test to follow.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
 import time
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from types import FrameType
 
@@ -84,19 +86,36 @@ def flush_until_terminated(root_dir: str) -> None:
         print(f"logged {len(buffer.valid_at)}", flush=True)
 
 
-def race(root_dir: str, attempts: str) -> None:
-    """Per attempt: wait for a line on stdin, then open project ``p<i>`` and client ``c``;
-    wait again, then resume the client's last round. Prints ``named <i>`` and
-    ``round <i> <number>``."""
+def race(root_dir: str, attempts: str, racers: str) -> None:
+    """Fork ``racers`` processes that race ``attempts`` times; exit non-zero if one failed.
+
+    Forked from this process, which imported arrowscope once but opened
+    nothing, so they start at once. Per attempt every racer waits at a
+    barrier, opens project ``p<attempt>`` and client ``c``, waits again, then
+    resumes the client's last round and prints ``round <attempt> <number>``.
+    """
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(int(racers))
+    procs = [
+        context.Process(target=_racer, args=(root_dir, int(attempts), barrier))
+        for _ in range(int(racers))
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    sys.exit(max(abs(proc.exitcode or 0) for proc in procs))
+
+
+def _racer(root_dir: str, attempts: int, barrier: Barrier) -> None:
     root = asc.Root.at(root_dir, flush_interval=0)
-    print("ready", flush=True)
-    for attempt in range(int(attempts)):
-        sys.stdin.readline()
+    for attempt in range(attempts):
+        barrier.wait(timeout=60)
         with root.get_project(f"p{attempt}") as p, p.get_client("c") as c:
-            print(f"named {attempt}", flush=True)
-            sys.stdin.readline()
+            barrier.wait(timeout=60)
             with c.resume_last_round() as r:
-                print(f"round {attempt} {r.round_number}", flush=True)
+                # one write per line: the racers share the pipe
+                os.write(sys.stdout.fileno(), f"round {attempt} {r.round_number}\n".encode())
     root.close()
 
 

@@ -16,10 +16,8 @@ from arrowscope.hyperparams import (
     HyperparameterSamples,
     HyperparameterSpace,
 )
-from arrowscope.location import RETRAIN_SPLIT, TrialStatus, validate_name
+from arrowscope.location import TrialStatus, validate_name
 from arrowscope.reports import RoundReport, TrialReport
-from arrowscope.reports._base import best_of, parse_hyperparams, parse_status
-from arrowscope.reports.trial import TrialSnapshot
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.tree import Client
@@ -51,7 +49,13 @@ class Round(ScopeMembers, RoundReport):
         return self._main_metric
 
     def refresh(self, deep: bool = True) -> Round:
-        """Re-read what another process may have changed: the main metric."""
+        """Re-read what another process may have changed: the main metric; returns self.
+
+        The trials are listed from the repository on every access, so they
+        need no refresh. The seed's errors cannot arise: trial numbers are
+        never given back (no fewer children), and ``with_metric`` writes at
+        once (no unsaved changes).
+        """
         self._main_metric = self._stored_main_metric()
         self.is_deep = deep
         return self
@@ -129,20 +133,14 @@ class Round(ScopeMembers, RoundReport):
             if len(self) == 0:
                 raise ValueError(f"round {self.location} has no trial: last_trial() needs one")
             number = len(self) - 1
-        stored = TrialReport(self._reader_of(), self.location.child(number))
-        snap = stored._snapshot()
-        scores = {s: stored_split_score(snap, s, self.main_metric_name) for s in snap.split_status}
-        trial = Trial(
-            self._context.push(number),
-            self,
-            parse_hyperparams(snap.state[4] if snap.state else None),
-            continue_on_error,
-            splits=snap.split_status,
-            scores=scores,
-            created_us=None,
-        )
-        trial._status = parse_status(snap.state[3] if snap.state else None)
+        trial = Trial._from_store(self, number, continue_on_error)
         trial._start()
+        return trial
+
+    def _load_child(self, key: int) -> Trial:
+        """Trial ``key`` as stored (read-only; a fresh PLANNED one if absent)."""
+        trial = Trial._from_store(self, key)
+        trial._read_only = True
         return trial
 
     def _release(self, trial: Trial, exc: BaseException | None) -> bool:
@@ -184,14 +182,3 @@ class Round(ScopeMembers, RoundReport):
         clone = copy.copy(self)
         clone._space = copy.deepcopy(self._space)
         return clone
-
-
-def stored_split_score(
-    snap: TrialSnapshot, split: int, metric: str | None
-) -> tuple[float, bool] | None:
-    """A stored split's best valid value of ``metric`` and its direction."""
-    found = snap.metric(split, metric) if metric is not None else None
-    if found is None or split == RETRAIN_SPLIT:
-        return None
-    best = best_of(found.valid, found.higher_is_better)
-    return None if best is None else (best[0], found.higher_is_better)

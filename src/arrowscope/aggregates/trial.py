@@ -10,16 +10,19 @@ from arrowscope.aggregates._scope import (
     ScopeMembers,
     Stamp,
     context_reader,
+    datetime_to_us,
     error_fields,
     exit_status,
     is_suppressible,
 )
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.split import TrialSplit
+from arrowscope.errors import ScopeClosedError
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
 from arrowscope.reports import TrialReport
-from arrowscope.reports._base import best_of
+from arrowscope.reports._base import best_of, parse_hyperparams, parse_status
+from arrowscope.reports.trial import TrialSnapshot
 from arrowscope.store._buffer import now_us
 
 if TYPE_CHECKING:
@@ -40,22 +43,69 @@ class Trial(ScopeMembers, TrialReport):
         parent: Round,
         hyperparams: HyperparameterSamples,
         continue_on_error: bool = False,
-        splits: dict[int, TrialStatus] | None = None,
-        scores: dict[int, tuple[float, bool] | None] | None = None,
-        created_us: int | None = None,
     ) -> None:
         TrialReport.__init__(self, context_reader(context), context.location)
         self._init_scope(context, parent)
         self._hyperparams = hyperparams
         self._hyperparams_json = hyperparams.to_json()
         self._continue = continue_on_error
-        self._splits: dict[int, TrialStatus] = dict(splits or {})
-        self._scores: dict[int, tuple[float, bool] | None] = dict(scores or {})
+        self._splits: dict[int, TrialStatus] = {}
+        self._scores: dict[int, tuple[float, bool] | None] = {}
         self._status = TrialStatus.PLANNED
-        self._created_us = created_us if created_us is not None else now_us()
+        self._created_us = now_us()
         self._started_us: int | None = None
         self._ended_us: int | None = None
         self._retrain_error: BaseException | None = None
+        # Set on trials loaded by from_context: they are read, never written.
+        self._read_only = False
+
+    @classmethod
+    def _from_store(cls, parent: Round, number: int, continue_on_error: bool = False) -> Trial:
+        """Trial ``number`` of ``parent`` as stored (a fresh PLANNED one if absent); no write."""
+        trial = cls(
+            parent.context.push(number), parent, HyperparameterSamples({}), continue_on_error
+        )
+        trial._load(TrialReport._snapshot(trial))
+        return trial
+
+    def _load(self, snap: TrialSnapshot) -> None:
+        """Take status, hyperparameters, times and splits from a stored snapshot."""
+        state = snap.state
+        self._hyperparams = parse_hyperparams(state[4] if state else None)
+        self._hyperparams_json = self._hyperparams.to_json()
+        self._status = parse_status(state[3] if state else None)
+        self._splits = dict(snap.split_status)
+        metric = self.main_metric_name
+        self._scores = {n: stored_split_score(snap, n, metric) for n in snap.split_status}
+        if state is not None:
+            self._created_us = datetime_to_us(state[6]) or self._created_us
+            self._started_us = datetime_to_us(state[7])
+            self._ended_us = datetime_to_us(state[8])
+
+    def refresh(self, deep: bool = True) -> Trial:
+        """Re-read the status, hyperparameters, times and splits; returns self.
+
+        Useful on a trial loaded with ``from_context`` (or kept after its
+        block exited) while another process runs or re-opens it.
+
+        Raises:
+            ValueError: the repository holds fewer validation splits than this
+                handle knows (it was written elsewhere, or rows were lost).
+
+        The seed's ``RuntimeError`` for unsaved changes cannot arise: every
+        change of a trial is written when it is made.
+        """
+        snap = TrialReport._snapshot(self)
+        missing = set(self._splits) - set(snap.split_status)
+        if missing:
+            raise ValueError(
+                f"trial {self.location}: the repository has {len(snap.validation_splits())} "
+                f"validation splits but this handle knows {len(self)}; splits "
+                f"{sorted(missing)} are not stored"
+            )
+        self._load(snap)
+        self.is_deep = deep
+        return self
 
     # -- events --------------------------------------------------------------
     def _plan(self) -> None:
@@ -103,6 +153,12 @@ class Trial(ScopeMembers, TrialReport):
         return Managed(lambda: self._open_split(False, True), self._release)
 
     def _open_split(self, continue_on_error: bool, retrain: bool) -> TrialSplit:
+        if self._read_only:
+            raise ScopeClosedError(
+                f"trial {self.location} was loaded with from_context and is read-only: "
+                "splits are added inside the trial's block (`with rnd.last_trial() as trial:` "
+                "re-opens the last trial of a round)"
+            )
         number = RETRAIN_SPLIT if retrain else len(self)
         flag = False if retrain else (continue_on_error or self._continue)
         split = TrialSplit(
@@ -173,6 +229,10 @@ class Trial(ScopeMembers, TrialReport):
     def get_status(self) -> TrialStatus:
         return self._status
 
+    def _load_child(self, key: int) -> TrialSplit:
+        """Split ``key`` as stored (read-only; a fresh PLANNED one if absent)."""
+        return TrialSplit._from_store(self, key)
+
     created_time = Stamp("_created_us")
     start_time = Stamp("_started_us")
     end_time = Stamp("_ended_us")
@@ -186,3 +246,14 @@ def _split_score(split: TrialSplit, metric: str | None) -> tuple[float, bool] | 
     higher = found.is_higher_score_better()
     best = best_of(found.get_valid_scores(), higher)
     return None if best is None else (best[0], higher)
+
+
+def stored_split_score(
+    snap: TrialSnapshot, split: int, metric: str | None
+) -> tuple[float, bool] | None:
+    """A stored split's best valid value of ``metric`` and its direction."""
+    found = snap.metric(split, metric) if metric is not None else None
+    if found is None or split == RETRAIN_SPLIT:
+        return None
+    best = best_of(found.valid, found.higher_is_better)
+    return None if best is None else (best[0], found.higher_is_better)

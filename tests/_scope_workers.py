@@ -15,6 +15,8 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from types import FrameType
 
+import duckdb
+
 import arrowscope as asc
 from arrowscope.store import ParquetRepository
 
@@ -61,6 +63,30 @@ def log_until_stopped(root_dir: str, mode: str) -> None:
                     break
                 time.sleep(0.005)
     print("done", flush=True)
+
+
+def query_until_terminated(root_dir: str) -> None:
+    """Run a DuckDB query calling a slow Python function inside a split, until SIGTERM.
+
+    The ``Terminated`` raised inside the function reaches the caller as
+    DuckDB's ``InvalidInputException``: the scopes must still end ABORTED.
+    """
+    con = duckdb.connect()
+    con.execute("SET threads = 1")  # the function runs in the main thread, which gets signals
+    con.create_function("slow", _slow)
+    root = asc.Root.at(root_dir, flush_interval=0.2)
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        with _stub(r).new_rvs_trial() as t, t.new_validation_split() as s:
+            with s.managed_metric("mse", higher_score_is_better=False) as m:
+                m.add_valid_result(0.5)
+            print("querying", flush=True)
+            con.sql("select sum(slow(range::BIGINT)) from range(1000000)").fetchall()
+    print("done", flush=True)
+
+
+def _slow(x: int) -> int:
+    time.sleep(0.001)
+    return x
 
 
 def flush_until_terminated(root_dir: str) -> None:
@@ -122,6 +148,7 @@ def _racer(root_dir: str, attempts: int, barrier: Barrier) -> None:
 COMMANDS = {
     "log-until-stopped": log_until_stopped,
     "flush-until-terminated": flush_until_terminated,
+    "query-until-terminated": query_until_terminated,
     "race": race,
 }
 

@@ -147,6 +147,18 @@ def test_no_row_is_lost_when_sigterm_lands_in_a_flush(start: object, tmp_path: P
     assert logged > 0 and values == [float(e) for e in range(1, logged + 1)]
 
 
+def test_sigterm_converted_by_duckdb_still_aborts_the_scopes(start: object, tmp_path: Path) -> None:
+    directory = tmp_path / "runs"
+    proc = start("query-until-terminated", directory)  # type: ignore[operator]
+    _wait_for(proc, "querying")
+    threading.Event().wait(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert _latest_statuses(directory) == {"trial": "ABORTED", "split": "ABORTED"}
+    assert _values(directory) == [0.5]
+
+
 def test_a_signal_inside_a_critical_section_waits_for_its_end() -> None:
     assert install_sigterm_handler()  # in pytest's main thread, SIGTERM has its default
     reached = []

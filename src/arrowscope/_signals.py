@@ -16,9 +16,10 @@ the way Python turns SIGINT into ``KeyboardInterrupt``:
   a handler installed from C (``signal.getsignal`` gives ``None``) is left
   alone: arrowscope installs nothing then.
 * If C code swallows or converts the ``Terminated`` before any scope sees it
-  (DuckDB turns it into ``RuntimeError("Query interrupted")``), the next
-  scope that is entered or exited in the main thread raises it again, so
-  the scopes still end ABORTED and the process still exits 143.
+  (DuckDB reports it as ``RuntimeError("Query interrupted")``, or as an
+  ``InvalidInputException`` when it was raised in a Python function DuckDB
+  called), the next scope entered or exited in the main thread raises it
+  again, so the scopes still end ABORTED and the process still exits 143.
 * ``deferred_signals()`` marks a critical section. The repositories wrap
   their locked sections in it, and scopes their acquisition and release,
   so rows taken from the buffers always reach the log and a scope's
@@ -31,9 +32,9 @@ thread may install one. When the first ``Root`` is made in another thread
 SIGTERM keeps the process's own behaviour (by default it kills the process
 at once, and its running scopes stay RUNNING); a later ``Root`` made in the
 main thread installs it. A signal that arrives while the main thread is
-inside a long call into C (a numpy or torch operation) is handled when
-that call returns to Python; arrowscope's own report queries run as
-critical sections, so DuckDB finishes them first.
+inside a long call into C (a numpy or torch operation, a DuckDB query
+past its start) is handled when that call returns to Python; arrowscope's
+own report queries run as critical sections, so DuckDB finishes them first.
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ _chained: dict[int, Handler] = {}
 _install_lock = threading.Lock()
 _installed = False
 # The last Terminated raised by the handler, until a scope boundary sees it.
-# C code that polls for signals may swallow or convert it on its way: DuckDB
-# turns it into RuntimeError("Query interrupted").
+# C code that polls for signals may swallow or convert it on its way.
 _undelivered: Terminated | None = None
 
 

@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 import arrowscope as asc
-from arrowscope._signals import deferred_signals, in_critical_section, install_sigterm_handler
+from arrowscope import _signals
+from arrowscope._signals import deferred_signals, in_critical_section
 
 WORKERS = Path(__file__).with_name("_scope_workers.py")
 SRC = str(Path(asc.__file__).resolve().parents[1])
@@ -160,18 +161,27 @@ def test_sigterm_converted_by_duckdb_still_aborts_the_scopes(start: object, tmp_
 
 
 def test_a_signal_inside_a_critical_section_waits_for_its_end() -> None:
-    assert install_sigterm_handler()  # in pytest's main thread, SIGTERM has its default
+    # arrowscope's handler, set here in case a library of another test reset it
+    # (install_sigterm_handler installs it once per process)
+    previous = signal.signal(signal.SIGTERM, _signals._on_signal)
     reached = []
-    with pytest.raises(asc.Terminated) as caught:
-        with deferred_signals():
+    try:
+        with pytest.raises(asc.Terminated) as caught:
             with deferred_signals():
-                os.kill(os.getpid(), signal.SIGTERM)
-                reached.append("inner")
-            assert in_critical_section()
-            reached.append("outer")
+                with deferred_signals():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    reached.append("inner")
+                assert in_critical_section()
+                reached.append("outer")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert reached == ["inner", "outer"]
     assert caught.value.code == 143 and isinstance(caught.value, SystemExit)
     assert not in_critical_section()
+    # No scope saw it: the next scope boundary of the main thread would raise it
+    # again, once; taken here so that later tests run undisturbed.
+    assert _signals.lost_termination(None) is caught.value
+    assert _signals.lost_termination(None) is None
 
 
 IN_A_THREAD = """

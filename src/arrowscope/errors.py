@@ -41,7 +41,10 @@ class Terminated(SystemExit):
     ``except Exception`` clauses let it through: running scopes end ABORTED,
     as for ``KeyboardInterrupt``, and the process exits with ``code`` (143,
     which is 128 + SIGTERM, the status shells report for a terminated
-    process) unless something catches it.
+    process) unless something catches it. If it is caught, or turned into
+    another exception, before any scope saw it, the next scope entered or
+    exited in the main thread raises it again; to keep running on SIGTERM,
+    install a handler of your own before the first ``Root``.
     """
 
     def __init__(self, signum: int = 15) -> None:

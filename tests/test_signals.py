@@ -92,7 +92,7 @@ def test_sigterm_ends_the_running_split_and_trial_aborted_and_exits_143(
     assert "done" not in out
     splits, trials = _views(directory)
     assert [s[:3] for s in splits] == [(0, 0, "ABORTED")]
-    assert str(splits[0][3]).startswith("Terminated")
+    assert splits[0][3] == "Terminated: received signal 15; exiting with status 143"
     assert [t[:2] for t in trials] == [(0, "ABORTED")]
     assert _latest_statuses(directory) == {"trial": "ABORTED", "split": "ABORTED"}
     values = _values(directory)

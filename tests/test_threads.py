@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -142,9 +144,22 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
         finally:
             os._exit(code)
     os.close(write_end)
+    status = _wait_or_kill(pid, timeout=60)
     with os.fdopen(read_end) as pipe:
         answer = pipe.read()
-    _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert answer == "True 0 True"
     assert reader._session is parent_session and r.get_best_trial_id() == 0
+
+
+def _wait_or_kill(pid: int, timeout: float) -> int:
+    """The child's wait status; a child still running after ``timeout`` is killed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"the forked child hung for {timeout} s")

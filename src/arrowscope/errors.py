@@ -51,6 +51,10 @@ class Terminated(SystemExit):
         self.signum = signum
         super().__init__(128 + signum)
 
+    def __str__(self) -> str:
+        # The text stored in a scope's ``error`` column; the exit status stays ``code``.
+        return f"received signal {self.signum}; exiting with status {self.code}"
+
 
 class CorruptFileError(ArrowscopeError, OSError):
     """A file in the data directory that is not a readable arrowscope file."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 import arrowscope as asc
@@ -163,3 +165,36 @@ def _wait_or_kill(pid: int, timeout: float) -> int:
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     raise AssertionError(f"the forked child hung for {timeout} s")
+
+
+def test_rows_never_vanish_for_a_reader_while_the_writer_checkpoints(tmp_path: Path) -> None:
+    """A reader thread pairs ``parquet_files`` and ``pending`` while the background thread
+    moves this writer's rows from its log into parts: the row count only grows."""
+    repo = asc.ParquetRepository(tmp_path / "runs", flush_interval=0.005, auto_compact_parts=0)
+    key = ("p", "c", 0)
+    stop = threading.Event()
+
+    def write() -> None:
+        trial = 0
+        while not stop.is_set():
+            repo.append_event(key, level="trial", trial=trial, status="PLANNED")
+            repo.flush(key)
+            trial += 1
+            stop.wait(0.0005)
+
+    counts: list[int] = []
+
+    def read() -> None:
+        deadline = time.monotonic() + 2.5
+        try:
+            while time.monotonic() < deadline:
+                files = repo.parquet_files("events")
+                pending = repo.pending("events").num_rows
+                counts.append(sum(pq.ParquetFile(f).metadata.num_rows for f in files) + pending)
+        finally:
+            stop.set()
+
+    assert _in_threads(write, read) == []
+    repo.close()
+    drops = [(a, b) for a, b in itertools.pairwise(counts) if b < a]
+    assert drops == [] and counts[-1] > 0

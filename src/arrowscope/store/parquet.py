@@ -216,13 +216,12 @@ class ParquetRepository:
 
         See ``parquet_files`` for how the two calls pair up.
         """
-        snapshot = self._paired(table, "pending")
-        return self._with_own_rows(table, snapshot.batches)
+        return concat(table, self._paired(table, "pending").batches)
 
     def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
         """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
-        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
-        return snapshot.files, self._with_own_rows(table, snapshot.batches)
+        snapshot = self._read(table)
+        return snapshot.files, concat(table, snapshot.batches)
 
     def compact(self) -> int:
         """Merge the parts of every writer per partition; see ``store.compact``."""
@@ -234,14 +233,22 @@ class ParquetRepository:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:
             return stashed[1]
-        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
+        snapshot = self._read(table)
         self._stash[table] = (side, snapshot)
         return snapshot
 
-    def _with_own_rows(self, table: str, batches: list[pa.RecordBatch]) -> pa.Table:
+    def _read(self, table: str) -> Snapshot:
+        """The parts and the rows outside them, this writer's own rows included.
+
+        Under the lock, so that no checkpoint of this writer (the background
+        thread's) moves rows from its log into a part between the listing of
+        the parts and the taking of its rows: they would be in neither.
+        """
         with deferred_signals(), self._lock:
+            snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
             own = [*self._log.rows(table), *self._staging.peek(table)]
-        return concat(table, batches + [with_partition(table, k, b) for k, b in own])
+        rows = [with_partition(table, k, b) for k, b in own]
+        return Snapshot(snapshot.files, snapshot.batches + rows)
 
     def _check_key(self, key: RoundKey) -> None:
         if key not in self._keys:

@@ -212,3 +212,15 @@ def test_open_repository_dispatches_on_the_scheme(data_dir: Path) -> None:
         repo.close()
     with pytest.raises(ValueError, match=r"'s3'.*file://, memory://"):
         open_repository("s3://bucket/runs")
+
+
+def test_claim_takes_one_exact_number_once(repository: Repository) -> None:
+    assert repository.claim("p", "c", None, 0)
+    assert not repository.claim("p", "c", None, 0)
+    assert repository.allocate("p", "c") == 1  # a claimed number is never allocated
+    assert not repository.claim("p", "c", None, 1)
+    assert repository.claim("p", "c", 0, 3) and repository.list_ids("p", "c", 0) == [3]
+    assert repository.list_ids("p", "c") == [0, 1]
+    for bad in (-1, True, 1.0):
+        with pytest.raises(ValueError, match="int >= 0"):
+            repository.claim("p", "c", None, bad)  # type: ignore[arg-type]

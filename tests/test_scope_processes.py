@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from arrowscope import TrialStatus
 pytestmark = pytest.mark.slow  # real subprocesses
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
+SCOPE_WORKERS = Path(__file__).with_name("_scope_workers.py")
 
 ONE_TRIAL = textwrap.dedent(
     """
@@ -141,3 +143,44 @@ def _plain_values(directory: Path) -> list[float]:
         params={"files": [str(f) for f in files]},
     )
     return [row[0] for row in table.fetchall()]
+
+
+RACERS = 8
+ATTEMPTS = 10
+
+
+def test_racing_processes_resume_one_round_and_create_each_name_once(tmp_path: Path) -> None:
+    """8 processes open the same new project and client, then resume its last round.
+
+    Repeated 10 times (a new project each time): the name directories and
+    round 0 are claimed by exactly one process, which alone writes their
+    records; the others join.
+    """
+    directory = tmp_path / "runs"
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT_DIR / "src"))
+    command = [sys.executable, str(SCOPE_WORKERS), "race", str(directory), ATTEMPTS, RACERS]
+    proc = subprocess.run(
+        list(map(str, command)), capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    rounds: dict[int, list[int]] = {}
+    for line in proc.stdout.splitlines():
+        _, attempt, number = line.split()
+        rounds.setdefault(int(attempt), []).append(int(number))
+    assert rounds == {attempt: [0] * RACERS for attempt in range(ATTEMPTS)}
+    root = asc.Root.at(directory)
+    projects = [f"p{i}" for i in range(ATTEMPTS)]
+    assert [p.get_id() for p in root] == sorted(["default_project", *projects])
+    for name in projects:
+        assert [c.get_id() for c in root[name]] == ["c"]
+        assert [r.get_id() for r in root[name]["c"]] == [0]
+    catalog = duckdb.sql(
+        "select project, coalesce(client, ''), count(*) "
+        "from read_parquet($files, hive_partitioning = true) group by all order by all",
+        params={"files": [str(f) for f in directory.glob("catalog/**/*.parquet")]},
+    ).fetchall()
+    assert catalog == sorted([(p, "", 1) for p in projects] + [(p, "c", 1) for p in projects])
+    events = asc.connect(directory).sql(
+        "select project, count(*) from events where level = 'round' group by all order by all"
+    )
+    assert events.fetchall() == [(p, 1) for p in sorted(projects)]

@@ -38,18 +38,124 @@ def test_dummy_builds_the_default_chain(cls: type, location: tuple[object, ...])
         assert scope.get_status() is TrialStatus.PLANNED and scope.get_hyperparams() == {}
 
 
+def _stored_rows(root: asc.Root) -> tuple[int, ...]:
+    """How many rows each table holds, flushed or not: what a write would change."""
+    repo = root.repository
+    return tuple(
+        len(repo.parquet_files(t)) + repo.pending(t).num_rows
+        for t in ("metrics", "events", "catalog")
+    )
+
+
 def test_from_context_reads_without_writing(root: asc.Root) -> None:
     with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
-        run_trial(r, {"lr": 0.5}, [0.5])
+        run_trial(r, {"lr": 0.5}, [0.5, 0.25], [0.75])
+    root.save()
+    before = _stored_rows(root)
     loc = ScopedLocation("default_project", "default_client", 0)
     rnd = asc.Round.from_context(root.context.at(loc))
     assert isinstance(rnd, asc.Round) and len(rnd) == 1 and rnd.main_metric_name == "mse"
     trial = asc.Trial.from_context(root.context.at(loc.child(0)))
-    assert trial.get_hyperparams() == {"lr": 0.5}
-    absent = asc.Client.from_context(root.context.at(loc.parent()))
-    assert len(absent) == 1
-    with pytest.raises(IndexError):
-        asc.Round.from_context(root.context.at(loc.parent().child(5)))
+    assert isinstance(trial, asc.Trial) and trial.get_id() == 0
+    assert trial.get_hyperparams() == {"lr": 0.5} and trial.get_status() is TrialStatus.SUCCESS
+    assert len(trial) == 2 and trial.get_avg_validation_score("mse") == 0.5
+    assert trial.created_time == r[0].created_time and trial.end_time == r[0].end_time
+    assert trial.start_time is not None and trial.created_time <= trial.start_time
+    split = asc.TrialSplit.from_context(root.context.at(loc.child(0).child(0)))
+    assert isinstance(split, asc.TrialSplit) and split.get_status() is TrialStatus.SUCCESS
+    assert split.metric_result("mse").get_valid_scores() == [0.5, 0.25]
+    metric = asc.MetricResults.from_context(root.context.at(loc.child(0).child(1).child("mse")))
+    assert isinstance(metric, asc.MetricResults) and list(metric) == [0.75]
+    assert asc.Client.from_context(root.context.at(loc.parent())).get_id() == "default_client"
+    assert _stored_rows(root) == before
+
+
+def test_from_context_on_a_missing_location_gives_a_fresh_unsaved_record(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"lr": 0.5}, [0.5])
+    root.save()
+    before = _stored_rows(root)
+    client = ScopedLocation("default_project", "default_client")
+    rnd = asc.Round.from_context(root.context.at(client.child(5)))
+    assert isinstance(rnd, asc.Round)
+    assert (rnd.round_number, len(rnd), rnd.main_metric_name) == (5, 0, None)
+    trial = asc.Trial.from_context(root.context.at(client.child(0).child(7)))
+    assert isinstance(trial, asc.Trial) and trial.get_id() == 7
+    assert trial.get_status() is TrialStatus.PLANNED and trial.get_hyperparams() == {}
+    assert len(trial) == 0 and trial.get_avg_validation_score("mse") is None
+    other = asc.Client.from_context(root.context.at(ScopedLocation("nowhere", "nobody")))
+    assert isinstance(other, asc.Client) and len(other) == 0
+    metric = asc.MetricResults.from_context(
+        root.context.at(client.child(0).child(0).child(0).child("nope"))
+    )
+    assert metric.get_valid_scores() == [] and metric.is_higher_score_better()
+    assert _stored_rows(root) == before
+    assert [x.get_id() for x in root["default_project"]["default_client"]] == [0]
+    assert [x.get_id() for x in root] == ["default_project"]
+
+
+def test_scopes_loaded_by_from_context_refuse_writes(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {}, [0.5])
+    loc = ScopedLocation("default_project", "default_client", 0, 0)
+    trial = asc.Trial.from_context(root.context.at(loc))
+    with pytest.raises(asc.ScopeClosedError, match=r"read-only.*last_trial"):
+        with trial.new_validation_split():
+            pass
+    split = asc.TrialSplit.from_context(root.context.at(loc.child(0)))
+    with pytest.raises(asc.ScopeClosedError, match="read-only"):
+        split.start()
+    with pytest.raises(asc.ScopeClosedError, match="read-only"):
+        with split.managed_metric("acc", higher_score_is_better=True):
+            pass
+    with pytest.raises(asc.ScopeClosedError):
+        with split.managed_metric("mse", higher_score_is_better=False) as m:
+            m.add_valid_result(0.125)
+    assert len(r[0]) == 1 and r[0][0]["mse"].get_valid_scores() == [0.5]
+
+
+def test_refresh_reads_what_another_writer_added(root: asc.Root, tmp_path: Path) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        run_trial(r, {"lr": 1}, [0.5])
+    root.save()
+    loc = ScopedLocation("default_project", "default_client", 0, 0)
+    trial = asc.Trial.from_context(root.context.at(loc))
+    split = asc.TrialSplit.from_context(root.context.at(loc.child(0)))
+    other = _another_writer(root, tmp_path)
+    with other.default_project() as p, p.default_client() as c, c.resume_last_round() as r2:
+        with r2.last_trial() as t2:
+            run_split(t2, [0.25])
+        r2.with_metric("mae")
+    other.save()
+    ended = trial.end_time
+    assert len(trial) == 1 and trial.end_time == ended  # this handle's view, until it refreshes
+    assert trial.refresh() is trial
+    assert len(trial) == 2 and trial.get_avg_validation_score("mse") == 0.375
+    assert ended is not None and trial.end_time is not None and trial.end_time > ended
+    rnd = asc.Round.from_context(root.context.at(loc.parent()))
+    assert rnd.main_metric_name == "mae" and r.main_metric_name == "mse"
+    assert r.refresh().main_metric_name == "mae"
+    assert split.refresh().get_status() is TrialStatus.SUCCESS
+    assert split.metric_result("mse").get_valid_scores() == [0.5]
+
+
+def test_refresh_refuses_a_store_with_fewer_children_than_the_handle(root: asc.Root) -> None:
+    with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+        trial = run_trial(r, {}, [0.5])
+    trial._splits[4] = TrialStatus.SUCCESS  # a split this handle knows and the store does not
+    with pytest.raises(ValueError, match=r"splits \[4\] are not stored"):
+        trial.refresh()
+    split = asc.TrialSplit.from_context(root.context.at(trial.location.child(0)))
+    split._metrics["acc"] = split._load_child("acc")
+    with pytest.raises(ValueError, match=r"metrics \['acc'\]"):
+        split.refresh()
+
+
+def _another_writer(root: asc.Root, tmp_path: Path) -> asc.Root:
+    """A second root on the same store, as another process would open it."""
+    if root.repository.location is None:
+        return asc.Root.from_repo(None, root.repository)
+    return asc.Root.at(tmp_path / "runs")
 
 
 def test_without_context_reads_but_refuses_writes(root: asc.Root) -> None:

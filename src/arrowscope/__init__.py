@@ -35,6 +35,7 @@ from arrowscope.errors import (
     InvalidNameError,
     RoundNotFoundError,
     ScopeClosedError,
+    Terminated,
 )
 from arrowscope.hyperparams import (
     Boolean,
@@ -100,6 +101,7 @@ __all__ = [
     "RoundReport",
     "ScopeClosedError",
     "ScopedLocation",
+    "Terminated",
     "Trial",
     "TrialReport",
     "TrialSplit",

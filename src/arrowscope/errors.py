@@ -34,6 +34,28 @@ class RoundNotFoundError(ArrowscopeError, LookupError):
     """A round (or trial) that does not exist in the repository."""
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread when the process receives SIGTERM.
+
+    It derives from ``SystemExit``, not from ``ArrowscopeError``, so that
+    ``except Exception`` clauses let it through: running scopes end ABORTED,
+    as for ``KeyboardInterrupt``, and the process exits with ``code`` (143,
+    which is 128 + SIGTERM, the status shells report for a terminated
+    process) unless something catches it. If it is caught, or turned into
+    another exception, before any scope saw it, the next scope entered or
+    exited in the main thread raises it again; to keep running on SIGTERM,
+    install a handler of your own before the first ``Root``.
+    """
+
+    def __init__(self, signum: int = 15) -> None:
+        self.signum = signum
+        super().__init__(128 + signum)
+
+    def __str__(self) -> str:
+        # The text stored in a scope's ``error`` column; the exit status stays ``code``.
+        return f"received signal {self.signum}; exiting with status {self.code}"
+
+
 class CorruptFileError(ArrowscopeError, OSError):
     """A file in the data directory that is not a readable arrowscope file."""
 

@@ -6,10 +6,11 @@ import logging
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from arrowscope._signals import deferred_signals, lost_termination
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.errors import ScopeClosedError
 from arrowscope.location import TrialStatus
@@ -33,7 +34,14 @@ _flow_root = logging.getLogger(FLOW_LOGGER)
 class Managed(AbstractContextManager[T], Generic[T]):
     """A fresh context manager per call: ``__enter__`` acquires the child scope,
     ``__exit__`` hands it and the exception to the parent, whose answer says
-    whether the exception is suppressed."""
+    whether the exception is suppressed.
+
+    Acquiring and releasing run as critical sections (``deferred_signals``):
+    a SIGTERM arriving meanwhile is raised once the child's events are
+    written, so a scope is never left half-created or half-closed. A child
+    acquired just before such a signal is released with it at once, and a
+    termination that C code swallowed is raised here (``lost_termination``).
+    """
 
     def __init__(
         self, acquire: Callable[[], T], release: Callable[[T, BaseException | None], bool]
@@ -45,7 +53,16 @@ class Managed(AbstractContextManager[T], Generic[T]):
     def __enter__(self) -> T:
         if self._child is not None:
             raise RuntimeError("this scope manager was already entered; call the method again")
-        self._child = self._acquire()
+        lost = lost_termination(None)
+        if lost is not None:
+            raise lost
+        try:
+            with deferred_signals():
+                self._child = self._acquire()
+        except BaseException as exc:
+            if self._child is not None:  # acquired, then a deferred signal was raised
+                self.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self._child
 
     def __exit__(
@@ -55,7 +72,12 @@ class Managed(AbstractContextManager[T], Generic[T]):
         tb: TracebackType | None,
     ) -> bool:
         assert self._child is not None
-        return self._release(self._child, exc)
+        lost = lost_termination(exc)
+        with deferred_signals():
+            suppress = self._release(self._child, lost or exc)
+        if lost is not None:
+            raise lost
+        return suppress
 
 
 def exit_status(exc: BaseException | None) -> TrialStatus:
@@ -131,7 +153,15 @@ class ScopeMembers:
 
     @staticmethod
     def from_context(context: AutoMLContext, is_deep: bool = True) -> Any:
-        """The scope at ``context.location``, read from its repository; nothing is written."""
+        """The aggregate at ``context.location``, read from its repository; nothing is written.
+
+        A location that does not exist gives a fresh record that is not saved
+        (round 5 of a client with 2 rounds: a Round with 0 trials and no main
+        metric). Trials, splits and metrics loaded this way are read-only:
+        see ``aggregates.factory.from_context``. ``is_deep`` is accepted for
+        the seed's signature; arrowscope aggregates always read their
+        children from the repository.
+        """
         from arrowscope.aggregates.factory import from_context
 
         return from_context(context)
@@ -146,6 +176,10 @@ class ScopeMembers:
     def subaggregate(self, key: str | int) -> Any:
         """The child scope ``key`` (a name or a number)."""
         return self[key]  # type: ignore[index]
+
+    def _load_child(self, key: Any) -> Any:
+        """The child aggregate ``key`` as stored, or a fresh unsaved one; writes nothing."""
+        return self._child(key)  # type: ignore[attr-defined]
 
     @property
     def report(self) -> Any:
@@ -162,7 +196,15 @@ class ScopeMembers:
         return self._parent_scope
 
     def refresh(self, deep: bool = True) -> Any:
-        """Re-read from the store: reports always query it, so this only records ``deep``."""
+        """Re-read this scope from the repository; returns self.
+
+        Projects, clients and the ids of rounds and trials are listed from the
+        repository on every ``len``, iteration and ``[key]``, so at this level
+        there is nothing to re-read and this only records ``deep``. Rounds,
+        trials and splits hold state and override it. The seed's two errors
+        cannot arise here: a project or client never loses children, and no
+        field has unsaved changes (every change is written when it is made).
+        """
         self.is_deep = deep
         return self
 
@@ -246,3 +288,15 @@ def us_to_datetime(us: int | None) -> datetime | None:
     if us is None:
         return None
     return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def datetime_to_us(moment: datetime | None) -> int | None:
+    """A timestamp read back from DuckDB as microseconds since the epoch (exactly)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)

@@ -16,17 +16,31 @@ from arrowscope.store import InMemoryRepository
 
 
 def from_context(context: AutoMLContext) -> Any:
-    """The scope at ``context.location``; nothing is written.
+    """The aggregate at ``context.location``, as stored; nothing is written.
 
-    Levels down to the trial give aggregates; a split or metric location gives
-    its read-only report, since only the process that runs a split writes it.
+    Every level gives its aggregate (``Project``, ``Client``, ``Round``,
+    ``Trial``, ``TrialSplit``, ``MetricResults``). A location that does not
+    exist gives a fresh, unsaved record with default fields: a round with 0
+    trials and no main metric, a PLANNED trial without hyperparameters or
+    splits, and so on. A project without clients is returned as it is rather
+    than refused (the seed raises ValueError): projects are created empty.
+
+    Trials, splits and metrics loaded this way are read-only. A trial's
+    status is decided by its round when its block exits, and a split is
+    written by the process that runs it, so adding splits, epochs or values
+    outside those blocks would leave statuses that nothing updates: such
+    calls raise ``ScopeClosedError`` (``round.last_trial()`` re-opens the
+    last trial to add splits). Their ``refresh()`` re-reads what other
+    processes wrote since.
+
+    Raises:
+        ValueError: ``context`` has no repository.
     """
     if context.repository is None:
         raise ValueError("from_context needs a context with a repository")
-    root = Root(context)
-    node: Any = root
+    node: Any = Root(context)
     for key in context.location.as_tuple():
-        node = node[key]
+        node = node._load_child(key)
     return node
 
 

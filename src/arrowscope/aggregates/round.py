@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 from typing import TYPE_CHECKING
 
 from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
@@ -15,10 +16,8 @@ from arrowscope.hyperparams import (
     HyperparameterSamples,
     HyperparameterSpace,
 )
-from arrowscope.location import RETRAIN_SPLIT, TrialStatus, validate_name
+from arrowscope.location import TrialStatus, validate_name
 from arrowscope.reports import RoundReport, TrialReport
-from arrowscope.reports._base import parse_hyperparams, parse_status
-from arrowscope.reports._rows import SplitScore
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.tree import Client
@@ -26,7 +25,12 @@ if TYPE_CHECKING:
 
 class Round(ScopeMembers, RoundReport):
     """A round of trials. Keeps the best trial seen by this process incrementally,
-    so the cost of a trial does not grow with the number of trials before it."""
+    so the cost of a trial does not grow with the number of trials before it.
+
+    Several threads may open trials of one round at once (each trial is run
+    by the thread that opened it); the optimizer is then called from each of
+    them, so it must tolerate that.
+    """
 
     def __init__(
         self, context: AutoMLContext, parent: Client | None, main_metric_name: str | None
@@ -37,6 +41,7 @@ class Round(ScopeMembers, RoundReport):
         self._optimizer: HyperparameterOptimizer | None = None
         self._space: HyperparameterSpace | None = None
         self._best: tuple[float, int] | None = None
+        self._best_lock = threading.Lock()
 
     @property
     def main_metric_name(self) -> str | None:
@@ -44,7 +49,13 @@ class Round(ScopeMembers, RoundReport):
         return self._main_metric
 
     def refresh(self, deep: bool = True) -> Round:
-        """Re-read what another process may have changed: the main metric."""
+        """Re-read what another process may have changed: the main metric; returns self.
+
+        The trials are listed from the repository on every access, so they
+        need no refresh. The seed's errors cannot arise: trial numbers are
+        never given back (no fewer children), and ``with_metric`` writes at
+        once (no unsaved changes).
+        """
         self._load()
         self.is_deep = deep
         return self
@@ -125,36 +136,15 @@ class Round(ScopeMembers, RoundReport):
             if len(self) == 0:
                 raise ValueError(f"round {self.location} has no trial: last_trial() needs one")
             number = len(self) - 1
-        stored = TrialReport(self._reader_of(), self.location.child(number))
-        snap = stored._snapshot()
-        # Events written from here on must sort after every stored one.
-        self.repo.observe_clock(snap.last_clock)
-        retrain = snap.splits.get(RETRAIN_SPLIT)
-        trial = Trial(
-            self._context.push(number),
-            self,
-            parse_hyperparams(snap.state.hyperparams if snap.state else None),
-            continue_on_error,
-            splits=snap.split_status,
-            scores=self._stored_scores(number),
-            created_us=None,
-            retrain_record=None if retrain is None else retrain.record,
-        )
-        trial._status = parse_status(snap.state.status if snap.state else None)
+        trial = Trial._from_store(self, number, continue_on_error)
         trial._start()
         return trial
 
-    def _stored_scores(self, trial: int) -> dict[int, tuple[float, bool] | None]:
-        """Each stored validation split's best main-metric value and direction."""
-        metric = self.main_metric_name
-        rows = self._reader_of().records(
-            SplitScore, "split_scores", **self._params(trial=trial, split=None)
-        )
-        return {
-            r.split: (r.best, bool(r.higher_is_better))
-            for r in rows
-            if r.metric == metric and r.split != RETRAIN_SPLIT and r.best is not None
-        }
+    def _load_child(self, key: int) -> Trial:
+        """Trial ``key`` as stored (read-only; a fresh PLANNED one if absent)."""
+        trial = Trial._from_store(self, key)
+        trial._read_only = True
+        return trial
 
     def _release(self, trial: Trial, exc: BaseException | None) -> bool:
         trial._finish(exc)
@@ -167,9 +157,10 @@ class Round(ScopeMembers, RoundReport):
         if score is None or trial.get_status() is not TrialStatus.SUCCESS:
             return
         higher = trial.running_direction()
-        best = self._best
-        if best is None or (score > best[0] if higher else score < best[0]):
-            best = self._best = (score, trial.trial_number)
+        with self._best_lock:  # trials of other threads end concurrently
+            best = self._best
+            if best is None or (score > best[0] if higher else score < best[0]):
+                best = self._best = (score, trial.trial_number)
         self._log(logging.INFO, "best so far: trial %s, score %s", best[1], best[0])
 
     def append(self, trial: TrialReport) -> Round:

@@ -8,14 +8,22 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from arrowscope.aggregates._scope import Managed, ScopeMembers, Stamp, context_reader
+from arrowscope.aggregates._scope import (
+    Managed,
+    ScopeMembers,
+    Stamp,
+    context_reader,
+    datetime_to_us,
+)
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.metric import MetricResults
+from arrowscope.errors import ScopeClosedError
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import TrialStatus, validate_name
 from arrowscope.reports import TrialSplitReport
+from arrowscope.reports._base import parse_hyperparams, parse_status
 from arrowscope.reports.split import scores_frame
-from arrowscope.store._buffer import now_us
+from arrowscope.store._buffer import MetricBuffer, now_us
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.trial import Trial
@@ -52,6 +60,71 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         self._created_us = now_us()
         self._started_us: int | None = None
         self._ended_us: int | None = None
+        # Set on splits loaded by from_context: they are read, never written.
+        self._read_only = False
+
+    @classmethod
+    def _from_store(cls, parent: Trial, number: int) -> TrialSplit:
+        """Split ``number`` of ``parent`` as stored, read-only (fresh and PLANNED if absent)."""
+        split = cls(parent.context.push(number), parent, parent.get_hyperparams(), False)
+        split._read_only = True
+        split._load()
+        return split
+
+    def _load(self) -> None:
+        """Take status, times and, for a read-only split, metric values from the store."""
+        state = TrialSplitReport._state(self)
+        if state is not None:
+            self._status = parse_status(state[3])
+            if state[4]:
+                self._hyperparams, self._hyperparams_json = parse_hyperparams(state[4]), state[4]
+            self._created_us = datetime_to_us(state[6]) or self._created_us
+            self._started_us = datetime_to_us(state[7])
+            self._ended_us = datetime_to_us(state[8])
+        if self._read_only:
+            rows = TrialSplitReport._metric_rows(self)
+            self._metrics = {row[1]: self._stored_metric(*row[1:]) for row in rows}
+
+    def _stored_metric(
+        self, name: str, higher: bool, train: list[float], valid: list[float]
+    ) -> MetricResults:
+        """A closed metric holding stored values (nothing of it is ever written)."""
+        buffer = MetricBuffer(self.location.trial or 0, self.split_number, name)
+        buffer.train.extend(train)
+        buffer.valid.extend(valid)
+        buffer.train_at.extend([0] * len(train))  # complete rows, already flushed
+        buffer.valid_at.extend([0] * len(valid))
+        buffer.train_flushed, buffer.valid_flushed = len(train), len(valid)
+        metric = MetricResults(self._context.push(name), self, bool(higher), buffer)
+        metric._close()
+        return metric
+
+    def refresh(self, deep: bool = True) -> TrialSplit:
+        """Re-read the status and times (and, when read-only, the metrics); returns self.
+
+        Raises:
+            ValueError: the repository holds fewer metrics than this handle knows.
+
+        The seed's ``RuntimeError`` for unsaved changes cannot arise: a split's
+        status and metrics are written when they change, and its values reach
+        the repository's buffers as they are logged.
+        """
+        stored = {row[1] for row in TrialSplitReport._metric_rows(self)}
+        missing = sorted(set(self._metrics) - stored)
+        if missing:
+            raise ValueError(
+                f"split {self.location}: metrics {missing} are known here but not stored"
+            )
+        self._load()
+        self.is_deep = deep
+        return self
+
+    def _writable(self, action: str) -> None:
+        if self._read_only:
+            raise ScopeClosedError(
+                f"split {self.location} was loaded with from_context and is read-only: "
+                f"{action} happens in the split's block, in the process that runs it"
+            )
 
     # -- state and events ----------------------------------------------------
     def _plan(self) -> None:
@@ -59,6 +132,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
 
     def start(self) -> TrialSplit:
         """Mark the split RUNNING now (the first ``next_epoch`` does it too)."""
+        self._writable("starting it")
         self._started_us = max(now_us(), self._created_us)
         self._status_event(TrialStatus.RUNNING, self._started_us)
         self._log(logging.INFO, "started split %s", self.location)
@@ -125,6 +199,7 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
         return Managed(lambda: self._metric(metric_name, higher_score_is_better), self._release)
 
     def _metric(self, name: str, higher_score_is_better: bool) -> MetricResults:
+        self._writable("logging a metric")
         found = self._metrics.get(name)
         if found is not None:
             if found._higher is not higher_score_is_better:
@@ -210,6 +285,11 @@ class TrialSplit(ScopeMembers, TrialSplitReport):
 
     def _child(self, key: Any) -> MetricResults:
         return self._metrics[key]
+
+    def _load_child(self, key: str) -> MetricResults:
+        """Metric ``key``, or a fresh empty one (higher is better) if it was not logged."""
+        found = self._metrics.get(key)
+        return found if found is not None else self._stored_metric(key, True, [], [])
 
     def __len__(self) -> int:
         return len(self._metrics)

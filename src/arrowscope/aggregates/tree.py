@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from arrowscope._signals import install_sigterm_handler
 from arrowscope.aggregates._scope import Managed, ScopeMembers, context_reader
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.round import Round
@@ -29,6 +30,8 @@ class Root(ScopeMembers, RootReport):
     def __init__(self, context: AutoMLContext) -> None:
         RootReport.__init__(self, context_reader(context), ScopedLocation())
         self._init_scope(context.at(ScopedLocation()), None)
+        # SIGTERM then ends the running scopes ABORTED (see arrowscope._signals).
+        install_sigterm_handler()
 
     @staticmethod
     def from_repo(context: AutoMLContext | None, repo: Repository) -> Root:
@@ -154,7 +157,11 @@ class Client(ScopeMembers, ClientReport):
         return Managed(lambda: self._new(main_metric_name), _release_round)
 
     def resume_last_round(self) -> Managed[Round]:
-        """Re-open the last round (creates round 0 on a client with none)."""
+        """Re-open the last round (creates round 0 on a client with none).
+
+        Safe to call from several processes at once: on a client with no
+        round, exactly one of them creates round 0 and the others join it.
+        """
         return Managed(lambda: self._resume(None), _release_round)
 
     def optim_round(self, new_round: bool, main_metric_name: str | None) -> Managed[Round]:
@@ -166,20 +173,38 @@ class Client(ScopeMembers, ClientReport):
     def _new(self, main_metric_name: str | None) -> Round:
         if main_metric_name is not None:
             validate_name(main_metric_name, "metric name")
-        loc = self.location
-        assert loc.project is not None and loc.client is not None
-        number = self.repo.allocate(loc.project, loc.client)
+        project, client = self._names()
+        return self._created(self.repo.allocate(project, client), main_metric_name)
+
+    def _created(self, number: int, main_metric_name: str | None) -> Round:
+        """The round ``number`` this process has just claimed: its creation event is written."""
         rnd = Round(self._context.push(number), self, main_metric_name)
         rnd._set_main_metric(main_metric_name)
         return rnd
 
     def _resume(self, main_metric_name: str | None) -> Round:
-        if len(self) == 0:
-            return self._new(main_metric_name)
-        rnd = self._child(self._child_ids()[-1])
+        """The last round; on a client without rounds, round 0 (created by one process only).
+
+        Processes that find no round all try to claim round 0 exactly; the
+        one that gets it creates the round, the others list again and join it.
+        """
+        if main_metric_name is not None:
+            validate_name(main_metric_name, "metric name")
+        project, client = self._names()
+        rounds = self._child_ids()
+        while not rounds:
+            if self.repo.claim(project, client, None, 0):
+                return self._created(0, main_metric_name)
+            rounds = self._child_ids()  # another process claimed round 0 meanwhile
+        rnd = self._child(rounds[-1])
         if main_metric_name is not None and main_metric_name != rnd.main_metric_name:
             rnd.with_metric(main_metric_name)
         return rnd
+
+    def _names(self) -> tuple[str, str]:
+        loc = self.location
+        assert loc.project is not None and loc.client is not None
+        return loc.project, loc.client
 
 
 def _release_naming(scope: ScopeMembers, exc: BaseException | None) -> bool:

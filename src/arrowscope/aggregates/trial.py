@@ -10,15 +10,20 @@ from arrowscope.aggregates._scope import (
     ScopeMembers,
     Stamp,
     context_reader,
+    datetime_to_us,
     error_fields,
     exit_status,
     is_suppressible,
 )
 from arrowscope.aggregates.context import AutoMLContext
 from arrowscope.aggregates.split import TrialSplit
+from arrowscope.errors import ScopeClosedError
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
 from arrowscope.reports import TrialReport
+from arrowscope.reports._base import parse_hyperparams, parse_status
+from arrowscope.reports._rows import SplitScore
+from arrowscope.reports.trial import TrialSnapshot
 from arrowscope.store._buffer import now_us
 from arrowscope.summaries import best_of
 
@@ -50,15 +55,80 @@ class Trial(ScopeMembers, TrialReport):
         self._hyperparams = hyperparams
         self._hyperparams_json = hyperparams.to_json()
         self._continue = continue_on_error
-        self._splits: dict[int, TrialStatus] = dict(splits or {})
-        self._scores: dict[int, tuple[float, bool] | None] = dict(scores or {})
+        self._splits: dict[int, TrialStatus] = {}
+        self._scores: dict[int, tuple[float, bool] | None] = {}
         self._status = TrialStatus.PLANNED
-        self._created_us = created_us if created_us is not None else now_us()
+        self._created_us = now_us()
         self._started_us: int | None = None
         self._ended_us: int | None = None
         self._retrain_error: BaseException | None = None
         # The record number of the current retrain split (None: never retrained).
         self._retrain_record = retrain_record
+        # Set on trials loaded by from_context: they are read, never written.
+        self._read_only = False
+
+    @classmethod
+    def _from_store(cls, parent: Round, number: int, continue_on_error: bool = False) -> Trial:
+        """Trial ``number`` of ``parent`` as stored (a fresh PLANNED one if absent); no write."""
+        trial = cls(
+            parent.context.push(number), parent, HyperparameterSamples({}), continue_on_error
+        )
+        trial._load(TrialReport._snapshot(trial))
+        return trial
+
+    def _load(self, snap: TrialSnapshot) -> None:
+        """Take status, hyperparameters, times and splits from a stored snapshot."""
+        state = snap.state
+        self._hyperparams = parse_hyperparams(state.hyperparams if state else None)
+        self._hyperparams_json = self._hyperparams.to_json()
+        self._status = parse_status(state.status if state else None)
+        self._splits = dict(snap.split_status)
+        self._scores = self._stored_scores()
+        retrain = snap.splits.get(RETRAIN_SPLIT)
+        self._retrain_record = None if retrain is None else retrain.record
+        # Events this process writes from here on must sort after every stored one.
+        self._context.repository.observe_clock(snap.last_clock)  # type: ignore[union-attr]
+        if state is not None:
+            self._created_us = datetime_to_us(state.created_at) or self._created_us
+            self._started_us = datetime_to_us(state.started_at)
+            self._ended_us = datetime_to_us(state.ended_at)
+
+    def _stored_scores(self) -> dict[int, tuple[float, bool] | None]:
+        """Each stored validation split's best main-metric value and direction."""
+        metric = self.main_metric_name
+        rows = self._reader_of().records(
+            SplitScore, "split_scores", **self._params(trial=self.trial_number, split=None)
+        )
+        return {
+            r.split: (r.best, bool(r.higher_is_better))
+            for r in rows
+            if r.metric == metric and r.split != RETRAIN_SPLIT and r.best is not None
+        }
+
+    def refresh(self, deep: bool = True) -> Trial:
+        """Re-read the status, hyperparameters, times and splits; returns self.
+
+        Useful on a trial loaded with ``from_context`` (or kept after its
+        block exited) while another process runs or re-opens it.
+
+        Raises:
+            ValueError: the repository holds fewer validation splits than this
+                handle knows (it was written elsewhere, or rows were lost).
+
+        The seed's ``RuntimeError`` for unsaved changes cannot arise: every
+        change of a trial is written when it is made.
+        """
+        snap = TrialReport._snapshot(self)
+        missing = set(self._splits) - set(snap.split_status)
+        if missing:
+            raise ValueError(
+                f"trial {self.location}: the repository has {len(snap.validation_splits())} "
+                f"validation splits but this handle knows {len(self)}; splits "
+                f"{sorted(missing)} are not stored"
+            )
+        self._load(snap)
+        self.is_deep = deep
+        return self
 
     # -- events --------------------------------------------------------------
     def _plan(self) -> None:
@@ -106,6 +176,12 @@ class Trial(ScopeMembers, TrialReport):
         return Managed(lambda: self._open_split(False, True), self._release)
 
     def _open_split(self, continue_on_error: bool, retrain: bool) -> TrialSplit:
+        if self._read_only:
+            raise ScopeClosedError(
+                f"trial {self.location} was loaded with from_context and is read-only: "
+                "splits are added inside the trial's block (`with rnd.last_trial() as trial:` "
+                "re-opens the last trial of a round)"
+            )
         number = RETRAIN_SPLIT if retrain else len(self)
         flag = False if retrain else (continue_on_error or self._continue)
         record = 0
@@ -185,6 +261,10 @@ class Trial(ScopeMembers, TrialReport):
 
     def get_status(self) -> TrialStatus:
         return self._status
+
+    def _load_child(self, key: int) -> TrialSplit:
+        """Split ``key`` as stored (read-only; a fresh PLANNED one if absent)."""
+        return TrialSplit._from_store(self, key)
 
     created_time = Stamp("_created_us")
     start_time = Stamp("_started_us")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from arrowscope._signals import deferred_signals
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import ScopedLocation, TrialStatus
 from arrowscope.store import Repository
@@ -23,6 +27,18 @@ class Reader:
     The DuckDB session is opened on first use; every query first refreshes it,
     so reports see what was flushed by any process plus this process's
     buffered rows (read-your-writes). Callers must not mutate the rows.
+
+    Threads: every scope and report of a ``Root`` shares its reader, and a
+    DuckDB connection runs one call at a time, so a lock serializes the
+    refresh and the query (report queries take milliseconds; one session per
+    thread measured no faster and re-registers the pending rows per thread).
+    A query runs as a critical section (``deferred_signals``): a SIGTERM
+    waits for it rather than interrupting DuckDB.
+
+    Processes: a child made by ``fork`` must not use the parent's DuckDB
+    connection; after a fork the child drops the session (keeping a
+    reference, so it is never closed or collected there) and opens its own
+    on its first query.
     """
 
     def __init__(self, repository: Repository) -> None:
@@ -30,14 +46,17 @@ class Reader:
         self._session: QuerySession | None = None
         self._cache: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         self._cached_for: tuple[Any, ...] | None = None
+        self._lock = threading.RLock()
+        _READERS.add(self)
 
     @property
     def session(self) -> QuerySession:
-        if self._session is None:
-            from arrowscope.query import QuerySession
+        with self._lock:
+            if self._session is None:
+                from arrowscope.query import QuerySession
 
-            self._session = QuerySession(self.repository, by_round=True)
-        return self._session
+                self._session = QuerySession(self.repository, by_round=True)
+            return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:
         """The rows of ``schemas/queries/<query>.sql`` with ``params`` bound.
@@ -48,21 +67,48 @@ class Reader:
         is unchanged too (same parts, same pending row counts), so asking a
         finished round the same question twice costs one query.
         """
-        session = self.session
-        session.refresh()
-        if session.inputs != self._cached_for:
-            self._cache.clear()
-            self._cached_for = session.inputs
         key = (query, *sorted(params.items()))
-        rows = self._cache.get(key)
-        if rows is None:
-            session.focus(params["project"], params["client"], params["round"])
-            rows = self._cache[key] = session.run(query, **params).fetchall()
-        return rows
+        with deferred_signals(), self._lock:
+            session = self.session
+            session.refresh()
+            if session.inputs != self._cached_for:
+                self._cache.clear()
+                self._cached_for = session.inputs
+            rows = self._cache.get(key)
+            if rows is None:
+                session.focus(params["project"], params["client"], params["round"])
+                rows = self._cache[key] = session.run(query, **params).fetchall()
+            return rows
 
     def records(self, row_type: type[Row], query: str, **params: Any) -> list[Row]:
         """``rows`` as named tuples of ``row_type``."""
         return [row_type._make(row) for row in self.rows(query, **params)]
+
+    def _forget_session(self) -> None:
+        """In a forked child: let go of the parent's connection without closing it."""
+        if self._session is not None:
+            _FORKED_AWAY.append(self._session)
+        self._session = None
+        self._cache = {}
+        self._cached_for = None
+        self._lock = threading.RLock()  # another thread of the parent may have held it
+
+
+# Every reader of this process, so a forked child can drop their sessions.
+_READERS: weakref.WeakSet[Reader] = weakref.WeakSet()
+# The parent's sessions, in a forked child: referenced forever, because closing
+# or collecting them would run DuckDB's teardown on state the child shares with
+# the parent.
+_FORKED_AWAY: list[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    for reader in list(_READERS):
+        reader._forget_session()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class BaseReport:

@@ -19,10 +19,20 @@ Guarantees, for every implementation:
   every row this process appended, flushed or not, and every row other
   processes flushed; no row is seen twice, whatever compaction or
   checkpoints run concurrently.
-* **Unique ids.** ``allocate_round``/``allocate_trial`` never return the same
-  number twice for the same parent, across processes sharing a directory;
-  numbers are dense from 0 with one writer.
-* **Thread safety.** One repository object is used by one thread at a time.
+* **Unique ids.** ``allocate`` never returns the same number twice for the
+  same parent, across processes sharing a directory; numbers are dense from
+  0 with one writer. ``claim`` takes one exact number, and of several
+  processes claiming it at once exactly one gets True; a number that
+  ``allocate`` or ``claim`` handed out is never handed out again.
+* **Signals.** Sections that move rows between the staging area and the
+  backend run inside ``arrowscope._signals.deferred_signals()``, so a
+  SIGTERM raised as an exception never loses rows half-way.
+* **Threads.** The writing methods (``create``, ``allocate``, ``claim``,
+  ``metric_buffer``, ``release_buffer``, ``append_event``, ``flush``,
+  ``checkpoint``) may be called from several threads at once; each
+  ``MetricBuffer`` is appended to by one thread. A ``parquet_files`` /
+  ``pending`` pair is one thread's at a time: in-process readers share one
+  ``reports.Reader``, which serializes them.
 """
 
 from __future__ import annotations
@@ -65,6 +75,19 @@ class Repository(Protocol):
 
     def allocate(self, project: str, client: str, round: int | None = None) -> int:
         """Claim the next round number (``round=None``) or trial number of ``round``."""
+        ...
+
+    def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
+        """Claim exactly ``number`` as a round (``round=None``) or a trial of ``round``.
+
+        Returns:
+            True if this call took it; False if it was taken before (by any
+            process). Processes use it to agree: the one that gets True
+            creates the scope, the others join it.
+
+        Raises:
+            ValueError: ``number`` is not an int >= 0.
+        """
         ...
 
     # -- writing -------------------------------------------------------------

@@ -10,6 +10,8 @@ A number is taken by ``os.open(..., O_CREAT | O_EXCL)``, which exactly one
 process wins, so processes sharing the directory never get the same number.
 Each allocator starts from the number after the highest it has seen and
 moves up on a collision: numbers are dense from 0 with one writer.
+``claim`` takes one exact number or reports that another process has it:
+it lets processes agree on a number, such as the first round of a client.
 """
 
 from __future__ import annotations
@@ -38,12 +40,7 @@ class IdAllocator:
     def allocate(self, project: str, client: str, round: int | None = None) -> int:
         """Claim the next round number (``round=None``) or trial number of ``round``."""
         key = (project, client, round)
-        place = self._dirs.get(key)
-        if place is None:
-            directory_path, prefix = self._place(project, client, round)
-            directory_path.mkdir(parents=True, exist_ok=True)
-            place = self._dirs[key] = (str(directory_path), prefix)
-        directory, prefix = place
+        directory, prefix = self._directory(key)
         number = self._next.get(key)
         if number is None:
             taken = _numbers(Path(directory), prefix)
@@ -61,6 +58,28 @@ class IdAllocator:
             fsync_dir(Path(directory))
         self._next[key] = number + 1
         return number
+
+    def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
+        """Claim exactly ``number`` (a round, or a trial of ``round``); False if it was taken.
+
+        Of several processes claiming the same number at once, exactly one
+        gets True: ``O_CREAT | O_EXCL`` decides.
+        """
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"an id to claim is an int >= 0, got {number!r}")
+        key = (project, client, round)
+        directory, prefix = self._directory(key)
+        try:
+            path = os.path.join(directory, f"{prefix}{number:08d}")
+            fd = os.open(path, os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        if self._fsync:
+            fsync_dir(Path(directory))
+        if key in self._next:
+            self._next[key] = max(self._next[key], number + 1)
+        return True
 
     def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
         """Round numbers of a client, or trial numbers of a round, ascending."""
@@ -97,6 +116,15 @@ class IdAllocator:
             for e in entries
             if e.name.startswith(prefix) and e.is_dir()
         )
+
+    def _directory(self, key: tuple[str, str, int | None]) -> tuple[str, str]:
+        """The claim directory (created on first use) and file prefix of ``key``."""
+        place = self._dirs.get(key)
+        if place is None:
+            directory, prefix = self._place(*key)
+            directory.mkdir(parents=True, exist_ok=True)
+            place = self._dirs[key] = (str(directory), prefix)
+        return place
 
     def _place(self, project: str, client: str, round: int | None) -> tuple[Path, str]:
         base = self._root / IDS_DIR / _dirname("project", project) / _dirname("client", client)

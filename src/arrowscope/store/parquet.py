@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from arrowscope._signals import deferred_signals
 from arrowscope.location import validate_name
 from arrowscope.schema import table_schema
 from arrowscope.store._buffer import MetricBuffer, now_us
@@ -163,7 +164,7 @@ class ParquetRepository:
             return False
         row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
         data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._log.write_part("catalog", (project,), data)
         return True
 
@@ -180,6 +181,10 @@ class ParquetRepository:
         _check_parent(project, client, round)
         return self._ids.allocate(project, client, round)
 
+    def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
+        _check_parent(project, client, round)
+        return self._ids.claim(project, client, round, number)
+
     # -- writing -------------------------------------------------------------
     def metric_buffer(
         self,
@@ -191,32 +196,32 @@ class ParquetRepository:
         attempt: int = 0,
     ) -> MetricBuffer:
         self._check_key(key)
-        with self._lock:
+        with deferred_signals(), self._lock:
             buffer = MetricBuffer(trial, split, metric, *offsets, attempt)
             return self._staging.open_buffer(key, buffer)
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        with self._lock:
+        with deferred_signals(), self._lock:
             if buffer.has_pending():
                 self.flush(key)
             self._staging.close_buffer(key, buffer)
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._staging.append_event(key, fields)
 
     def observe_clock(self, stamp: int | None) -> None:
         self._staging.clock.observe(stamp)
 
     def flush(self, key: RoundKey | None = None) -> None:
-        with self._lock:
+        with deferred_signals(), self._lock:
             write_out(self._staging, self._log, None if key is None else [key])
             checkpoint_if_due(self._log, self.flush_interval)
 
     def checkpoint(self) -> None:
         """Turn this writer's log segments into Parquet parts (rows still staged stay there)."""
-        with self._lock:
+        with deferred_signals(), self._lock:
             self._log.checkpoint()
 
     def close(self) -> None:
@@ -239,17 +244,16 @@ class ParquetRepository:
 
         See ``parquet_files`` for how the two calls pair up.
         """
-        snapshot = self._paired(table, "pending")
-        return self._with_own_rows(table, snapshot.batches)
+        return concat(table, self._paired(table, "pending").batches)
 
     def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
         """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
-        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
-        return snapshot.files, self._with_own_rows(table, snapshot.batches)
+        snapshot = self._read(table)
+        return snapshot.files, concat(table, snapshot.batches)
 
     def compact(self) -> int:
         """Merge the parts of every writer per partition; see ``store.compact``."""
-        with self._lock:
+        with deferred_signals(), self._lock:
             return compact(self._root, self._log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
@@ -285,14 +289,22 @@ class ParquetRepository:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:
             return stashed[1]
-        snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
+        snapshot = self._read(table)
         self._stash[table] = (side, snapshot)
         return snapshot
 
-    def _with_own_rows(self, table: str, batches: list[pa.RecordBatch]) -> pa.Table:
-        with self._lock:
+    def _read(self, table: str) -> Snapshot:
+        """The parts and the rows outside them, this writer's own rows included.
+
+        Under the lock, so that no checkpoint of this writer (the background
+        thread's) moves rows from its log into a part between the listing of
+        the parts and the taking of its rows: they would be in neither.
+        """
+        with deferred_signals(), self._lock:
+            snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
             own = [*self._log.rows(table), *self._staging.peek(table)]
-        return concat(table, batches + [with_partition(table, k, b) for k, b in own])
+        rows = [with_partition(table, k, b) for k, b in own]
+        return Snapshot(snapshot.files, snapshot.batches + rows)
 
     def _check_key(self, key: RoundKey) -> None:
         if key not in self._keys:
@@ -324,7 +336,7 @@ def _shutdown(
     """Stop the background writer, flush everything staged, checkpoint, drop the writer lock."""
     if ticker is not None:
         ticker.stop()
-    with lock:
+    with deferred_signals(), lock:
         try:
             write_out(staging, log)
             log.checkpoint()

@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from arrowscope.aggregates import (
     AutoMLContext,
     Client,
@@ -52,7 +54,6 @@ from arrowscope.hyperparams import (
 )
 from arrowscope.location import ScopedLocation, TrialStatus
 from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
-from arrowscope.query import connect
 from arrowscope.readers import scan
 from arrowscope.reports import (
     ClientReport,
@@ -65,7 +66,23 @@ from arrowscope.reports import (
 )
 from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
 
+if TYPE_CHECKING:
+    import os
+
+    import duckdb
+
 __version__ = "0.1.0"
+
+
+def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with arrowscope's views over ``source``: see ``arrowscope.query``.
+
+    DuckDB is imported here, on first use: logging never loads it.
+    """
+    from arrowscope import query
+
+    return query.connect(source)
+
 
 __all__ = [
     "ArrowscopeError",

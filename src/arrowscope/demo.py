@@ -33,7 +33,6 @@ from arrowscope.aggregates import Root
 from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
 from arrowscope.hyperparams import Choice, HyperparameterSamples, HyperparameterSpace, LogUniform
 from arrowscope.optimizer import RandomSearch
-from arrowscope.query import connect
 
 if TYPE_CHECKING:
     import numpy as np
@@ -221,6 +220,8 @@ _BEST_SQL = """
 
 
 def _print_report(out: TextIO, path: Path, round_number: int, refitted: int | None) -> None:
+    from arrowscope.query import connect
+
     con = connect(path)
     try:
         rows = con.execute(_BEST_SQL, [PROJECT, CLIENT, round_number]).fetchall()

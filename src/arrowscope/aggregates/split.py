@@ -6,8 +6,6 @@ import logging
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from arrowscope.aggregates._scope import (
     Managed,
     ScopeMembers,
@@ -26,6 +24,8 @@ from arrowscope.reports.split import scores_frame
 from arrowscope.store._buffer import MetricBuffer, now_us
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from arrowscope.aggregates.trial import Trial
 
 logger = logging.getLogger(__name__)

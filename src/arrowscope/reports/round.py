@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from arrowscope.hyperparams import HyperparameterSamples, wildcard_keys_union
 from arrowscope.location import TrialStatus
 from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status, render_hyperparam
 from arrowscope.reports._rows import RoundState, ScopeState, TrialScore
 from arrowscope.reports.trial import TrialReport
+
+if TYPE_CHECKING:
+    import polars as pl
 
 SummaryRow = tuple[float | None, int, TrialStatus, dict[str, Any]]
 
@@ -173,6 +174,8 @@ class RoundReport(BaseReport):
         self, metric_name: str | None = None, wildcards_to_keep: list[str] | None = None
     ) -> pl.DataFrame:
         """One row per trial in summary order: trial_number, status, <metric>, hyperparams."""
+        import polars as pl
+
         metric = self._metric(metric_name)
         rows = self.summary(metric, use_wildcards=True)
         base: dict[str, list[Any]] = {
@@ -187,6 +190,8 @@ class RoundReport(BaseReport):
         self, metric_name: str | None = None, wildcards_to_keep: list[str] | None = None
     ) -> pl.DataFrame:
         """Per SUCCESS trial and epoch: the mean valid value over its SUCCESS splits."""
+        import polars as pl
+
         metric = self._metric(metric_name)
         rows = self._reader.rows("round_curves", **self._params(metric=metric, trial=None))
         wildcards = {t: parse_hyperparams(h).to_wildcards() for t, _s, h in self._states()}
@@ -212,6 +217,8 @@ def _with_hyperparams(
     keep: list[str] | None,
 ) -> pl.DataFrame:
     """Append one rendered column per wildcard key (first-seen order, filtered by ``keep``)."""
+    import polars as pl
+
     keys: list[str] = []
     for row in hps:
         keys.extend(k for k in row if k not in keys and (keep is None or k in keep))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import TrialStatus
 from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status
 from arrowscope.reports._rows import RoundState, ScopeState, SplitValues
 from arrowscope.reports.metric import MetricResultsReport
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class TrialSplitReport(BaseReport):
@@ -120,6 +121,8 @@ def scores_frame(
     split: int, metric: str, train: Sequence[float], valid: Sequence[float]
 ) -> pl.DataFrame:
     """One split's curves as rows of (split_number, epoch, phase, <metric>)."""
+    import polars as pl
+
     n_train, n_valid = len(train), len(valid)
     return pl.DataFrame(
         {

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT
 from arrowscope.reports._base import BaseReport, hyperparams_text
 from arrowscope.reports.round import RoundReport
 
-_BEST_COLUMNS = {
-    "main metric name": pl.String,
-    "best score for main metric": pl.Float64,
-    "best trial status": pl.String,
-    "best hyperparameters": pl.String,
-}
+if TYPE_CHECKING:
+    import polars as pl
+
+_BEST_COLUMNS = (
+    "main metric name",
+    "best score for main metric",
+    "best trial status",
+    "best hyperparameters",
+)
+
+
+def _best_schema() -> dict[str, pl.DataType]:
+    """The polars types of the ``_BEST_COLUMNS``."""
+    import polars as pl
+
+    return dict(
+        zip(_BEST_COLUMNS, (pl.String(), pl.Float64(), pl.String(), pl.String()), strict=True)
+    )
 
 
 class RootReport(BaseReport):
@@ -48,15 +58,17 @@ class ProjectReport(BaseReport):
 
     def to_clients_with_best_scores_df(self) -> pl.DataFrame:
         """One row per client (name order) built from its most recent round."""
+        import polars as pl
+
         rows = []
         for client in self:
             last = client[-1] if len(client) else None
             rows.append({"client_name": client.get_id(), **_best_columns(last, "most recent ")})
-        schema = {
-            ClientReport.CLIENT_ID_COLUMN_NAME: pl.String,
-            "most recent round_number": pl.Int64,
-            "n trials for most recent round": pl.Int64,
-            **_BEST_COLUMNS,
+        schema: dict[str, pl.DataType] = {
+            ClientReport.CLIENT_ID_COLUMN_NAME: pl.String(),
+            "most recent round_number": pl.Int64(),
+            "n trials for most recent round": pl.Int64(),
+            **_best_schema(),
         }
         return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -76,8 +88,14 @@ class ClientReport(BaseReport):
 
     def to_rounds_with_best_scores_df(self) -> pl.DataFrame:
         """One row per round: its trial count and its best main-metric result."""
+        import polars as pl
+
         rows = [_best_columns(rnd, "") for rnd in self]
-        schema = {"round_number": pl.Int64, "n trials": pl.Int64, **_BEST_COLUMNS}
+        schema: dict[str, pl.DataType] = {
+            "round_number": pl.Int64(),
+            "n trials": pl.Int64(),
+            **_best_schema(),
+        }
         return pl.DataFrame(rows, schema=schema, orient="row")
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import RETRAIN_SPLIT, TrialStatus
 from arrowscope.reports._base import BaseReport, parse_hyperparams, parse_status
 from arrowscope.reports._rows import ScopeState, SplitValues, TrialMetric
 from arrowscope.reports.split import TrialSplitReport, scores_frame
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ class TrialReport(BaseReport):
 
     def to_scores_over_time_df(self, metric_name: str) -> pl.DataFrame:
         """Every validation split's curves (any status), in split order."""
+        import polars as pl
+
         frames = [
             scores_frame(m.split, metric_name, m.train, m.valid)
             for m in self._metric_rows()

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 import arrowscope
+from _s3server import s3_bucket, s3_env, s3_server
 from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
+
+__all__ = ["s3_bucket", "s3_env", "s3_server"]  # the S3 test server's fixtures
 
 WORKERS = Path(__file__).with_name("_workers.py")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import arrowscope as asc
 from arrowscope import TrialSplit
+from arrowscope.automl import AutoML, KFoldCrossValidationSplitter
 
 N_EPOCHS = 3
 N_FOLDS = 2
@@ -39,6 +40,23 @@ def objective(split: TrialSplit, hps: dict[str, Any], train: Any, valid: Any) ->
 def failing_objective(split: TrialSplit, hps: dict[str, Any], train: Any, valid: Any) -> None:
     """Raises outside any metric block, where ``continue_on_error`` does not reach."""
     raise SystemError(f"worker failed on x={hps['x']}")
+
+
+def automl(directory: Path, n_trials: int, **options: object) -> AutoML:
+    """An AutoML over :func:`objective`: seeded random search, no refit, no progress line."""
+    return AutoML(
+        objective,
+        SPACE,
+        root=directory,
+        main_metric="mse",
+        n_trials=n_trials,
+        epochs=N_EPOCHS,
+        optimizer=asc.RandomSearch(seed=7),
+        splitter=KFoldCrossValidationSplitter(N_FOLDS),
+        refit_best_trial=False,
+        show_progress=False,
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def check_round(directory: Path, round_number: int, n_trials: int) -> int:

@@ -11,24 +11,17 @@ import duckdb
 import pytest
 
 import arrowscope as asc
-from _parallel import DATA, N_EPOCHS, N_FOLDS, SPACE, check_round, failing_objective, objective
+from _parallel import (
+    DATA,
+    N_EPOCHS,
+    N_FOLDS,
+    SPACE,
+    automl,
+    check_round,
+    failing_objective,
+    objective,
+)
 from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, run_trial
-
-
-def _automl(directory: Path, n_trials: int, **options: object) -> AutoML:
-    return AutoML(
-        objective,
-        SPACE,
-        root=directory,
-        main_metric="mse",
-        n_trials=n_trials,
-        epochs=N_EPOCHS,
-        optimizer=asc.RandomSearch(seed=7),
-        splitter=KFoldCrossValidationSplitter(N_FOLDS),
-        refit_best_trial=False,
-        show_progress=False,
-        **options,  # type: ignore[arg-type]
-    )
 
 
 def _new_round(directory: Path) -> int:
@@ -49,7 +42,7 @@ def pool() -> Iterator[ProcessPoolExecutor]:
 @pytest.mark.slow
 def test_automl_trials_on_its_own_process_pool(tmp_path: Path) -> None:
     directory = tmp_path / "runs"
-    result = _automl(directory, 8, n_jobs=2).fit(DATA)
+    result = automl(directory, 8, n_jobs=2).fit(DATA)
     assert result.best_trial_number == check_round(directory, result.round_number, 8)
     assert len(result.report) == 8
     # The workers closed their repositories at exit: plain Parquet readers see every value.
@@ -98,9 +91,9 @@ def test_automl_trials_on_a_dask_cluster(tmp_path: Path) -> None:
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
     )
     with cluster, Client(cluster) as client:
-        automl = _automl(directory, 8, executor=client.get_executor())
-        first = automl.fit(DATA)
-        second = automl.fit(DATA)  # a second round from the same workers
+        search = automl(directory, 8, executor=client.get_executor())
+        first = search.fit(DATA)
+        second = search.fit(DATA)  # a second round from the same workers
     assert (first.round_number, second.round_number) == (0, 1)
     assert first.best_trial_number == check_round(directory, 0, 8)
     assert second.best_trial_number == check_round(directory, 1, 8)
@@ -157,7 +150,7 @@ def test_run_trial_numbers_trials_densely_and_needs_an_existing_round(tmp_path: 
 def test_parallel_options_are_checked() -> None:
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="n_jobs"):
-            _automl(Path("unused"), 2, n_jobs=bad)
+            automl(Path("unused"), 2, n_jobs=bad)
     in_memory = AutoML(
         objective,
         SPACE,

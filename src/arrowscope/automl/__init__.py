@@ -22,6 +22,7 @@ from arrowscope.automl.callbacks import (
     ScoringCallback,
 )
 from arrowscope.automl.progress import ProgressLine
+from arrowscope.automl.ray_executor import RayExecutor
 from arrowscope.automl.result import AutoMLResult
 from arrowscope.automl.runner import AutoML
 from arrowscope.automl.splitters import (
@@ -50,6 +51,7 @@ __all__ = [
     "ObjectiveTrainer",
     "Pipeline",
     "ProgressLine",
+    "RayExecutor",
     "ScoringCallback",
     "Splitter",
     "Trainer",

@@ -102,19 +102,20 @@ def test_automl_trials_on_a_dask_cluster(tmp_path: Path) -> None:
 # -- in this process: threads, errors and options ---------------------------------------
 def test_a_failing_trial_stops_the_search_and_raises(tmp_path: Path) -> None:
     directory = tmp_path / "runs"
-    automl = AutoML(
-        failing_objective,
-        SPACE,
-        root=directory,
-        main_metric="mse",
-        n_trials=6,
-        refit_best_trial=False,
-        show_progress=False,
-        executor=ThreadPoolExecutor(2),
-        n_jobs=2,
-    )
-    with pytest.raises(SystemError, match="worker failed"):
-        automl.fit(DATA)
+    with ThreadPoolExecutor(2) as threads:  # each thread opens its own repository
+        search = AutoML(
+            failing_objective,
+            SPACE,
+            root=directory,
+            main_metric="mse",
+            n_trials=6,
+            refit_best_trial=False,
+            show_progress=False,
+            executor=threads,
+            n_jobs=2,
+        )
+        with pytest.raises(SystemError, match="worker failed"):
+            search.fit(DATA)
     statuses = asc.connect(directory).sql("select status from trials").fetchall()
     # The two trials started before the first error ended FAILED; no other one began.
     assert 1 <= len(statuses) <= 3

@@ -22,6 +22,7 @@ import atexit
 import multiprocessing.util
 import os
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -219,9 +220,9 @@ def _space_of(target: Any, space: HyperparameterSpace | Mapping[str, Any] | None
 
 # -- this thread's open repositories and rounds ----------------------------------
 _local = threading.local()
-# Roots to close at exit, per process id: a forked child inherits its parent's list
-# and must leave those alone (the parent closes them).
-_opened: dict[int, list[Root]] = {}
+# Roots to close at exit, per process id: a forked child inherits its parent's set and
+# must leave those alone. Weak: a root whose thread ended is closed when collected.
+_opened: dict[int, weakref.WeakSet[Root]] = {}
 _opened_lock = threading.Lock()
 
 
@@ -257,7 +258,7 @@ def _close_at_exit(root: Root) -> None:
     pid = os.getpid()
     with _opened_lock:
         first = pid not in _opened
-        _opened.setdefault(pid, []).append(root)
+        _opened.setdefault(pid, weakref.WeakSet()).add(root)
     if first:
         atexit.register(_close_all)
         multiprocessing.util.Finalize(None, _close_all, exitpriority=10)
@@ -265,6 +266,6 @@ def _close_at_exit(root: Root) -> None:
 
 def _close_all() -> None:
     with _opened_lock:
-        roots = _opened.pop(os.getpid(), [])
+        roots = list(_opened.pop(os.getpid(), ()))
     for root in roots:
         root.close()

@@ -35,6 +35,7 @@ demo: $(STAMP)  ## run an example hyperparameter search into ./arrowscope-runs a
 bench: $(STAMP)  ## side-by-side benchmarks against the peers (installs them into benchmarks/.venv-peers)
 	bash benchmarks/setup_peers.sh
 	$(BIN)/python benchmarks/run.py --out benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/bench_parallel.py --append benchmarks/RESULTS.md
 
 clean:  ## remove the virtualenv and demo output
 	rm -rf $(VENV) arrowscope-runs .pytest_cache .mypy_cache .ruff_cache

@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    parser.add_argument("--append", type=Path, help="also append the table to this markdown file")
     args = parser.parse_args()
     counts: list[int | None] = [None, *(int(w) for w in args.workers.split(","))]
     runs: dict[int | None, list[dict[str, Any]]] = {c: [] for c in counts}
@@ -119,9 +120,13 @@ def main() -> None:
             runs[count].append(one_run(count, args, scratch))
     rows = _rows(runs)
     if args.json:
-        print(json.dumps({"args": vars(args), "rows": rows}))
-    else:
-        _print_table(rows, args, time.perf_counter() - started)
+        print(json.dumps({"args": {**vars(args), "append": None}, "rows": rows}))
+        return
+    text = _table(rows, args, time.perf_counter() - started)
+    print(text)
+    if args.append is not None:
+        with args.append.open("a") as out:
+            out.write(f"\n## Parallel workers: one round (`bench_parallel.py`)\n\n{text}")
 
 
 def _rows(runs: dict[int | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -143,21 +148,26 @@ def _rows(runs: dict[int | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _print_table(rows: list[dict[str, Any]], args: argparse.Namespace, total: float) -> None:
+def _table(rows: list[dict[str, Any]], args: argparse.Namespace, total: float) -> str:
     values = args.trials * args.splits * args.epochs * args.metrics * 2
-    print(
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = [
         f"One round of {args.trials} trials × {args.splits} splits × {args.epochs} epochs × "
-        f"{args.metrics} metrics × train/valid = {values:,} values; medians of {args.repeat} "
-        f"runs (range in brackets); {os.cpu_count()} cores; took {total:.0f} s.\n"
-    )
-    print("| workers | values/s | range | ÷ 1 worker | fit s | pool start s |")
-    print("|---|---:|---:|---:|---:|---:|")
+        f"{args.metrics} metrics × train/valid = {values:,} values, written on local disk "
+        f"through `AutoML(executor=ProcessPoolExecutor(n))`; medians of {args.repeat} runs "
+        f"(range: min–max); {os.cpu_count()} cores, load average {load} at the end; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; took {total:.0f} s.",
+        "",
+        "| workers | values/s | range | ÷ 1 worker | fit s | pool start s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         name = "in-process (no executor)" if r["workers"] is None else str(r["workers"])
-        print(
+        lines.append(
             f"| {name} | {r['values_per_s']:,.0f} | {r['min']:,.0f}–{r['max']:,.0f} | "
             f"{r['ratio']:.2f}x | {r['fit_s']:.2f} | {r['startup_s']:.2f} |"
         )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

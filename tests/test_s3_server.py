@@ -14,6 +14,8 @@ from pyarrow.fs import FileSelector, FileType
 
 from _s3server import S3Bucket
 
+pytestmark = pytest.mark.slow  # a server process
+
 PARTITIONING = ds.partitioning(
     pa.schema([("project", pa.string()), ("client", pa.string()), ("round", pa.int32())]),
     flavor="hive",

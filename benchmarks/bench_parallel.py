@@ -52,17 +52,25 @@ def objective(split: asc.TrialSplit, hps: dict[str, Any], train: Any, valid: Any
                 metric.add_valid_result(floor + 1.2 / epoch)
 
 
-def _warm(_: int) -> int:
-    time.sleep(0.2)  # long enough that every worker gets one
+def _arrive(barrier: Any) -> None:
+    """Each worker, once started (arrowscope imported with this module), waits for all."""
+    barrier.wait(timeout=600)
+
+
+def _pid(_: int) -> int:
     return os.getpid()
 
 
 def _pool(workers: int) -> tuple[ProcessPoolExecutor, float]:
     """A started pool whose workers have all imported arrowscope; and its start-up seconds."""
     start = time.perf_counter()
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
-    pids = set(pool.map(_warm, range(workers * 2)))
-    assert len(pids) == workers, pids
+    context = multiprocessing.get_context("forkserver")
+    barrier = context.Barrier(workers)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_arrive, initargs=(barrier,)
+    )
+    # Tasks submitted at once each start a worker (none is idle before all have arrived).
+    list(pool.map(_pid, range(workers)))
     return pool, time.perf_counter() - start
 
 

@@ -14,6 +14,9 @@ the figure is the tracker's own write throughput: opening the round in each
 worker, proposing, claiming trial numbers, logging, and the durable log append
 at every split exit. The timed span is the whole ``fit`` (the parent's round
 creation and final report included; pool start-up excluded, reported apart).
+Values per CPU-second (the parent's and every worker's CPU time during the
+``fit``) say what the work costs whatever else runs on the machine: flat across
+worker counts means the workers do not get in each other's way.
 
 A row "in-process" runs the same ``fit`` with no executor (the sequential path).
 Settings are interleaved within each repeat, so that drifting machine load hits
@@ -52,32 +55,48 @@ def objective(split: asc.TrialSplit, hps: dict[str, Any], train: Any, valid: Any
                 metric.add_valid_result(floor + 1.2 / epoch)
 
 
+_barrier: Any = None  # in each worker: the pool's barrier, from the initializer
+
+
 def _arrive(barrier: Any) -> None:
-    """Each worker, once started (arrowscope imported with this module), waits for all."""
-    barrier.wait(timeout=600)
+    """A worker's initializer (arrowscope was imported with this module)."""
+    global _barrier
+    _barrier = barrier
 
 
-def _pid(_: int) -> int:
-    return os.getpid()
+def _cpu_seconds(_: int) -> tuple[int, float]:
+    """This worker's CPU seconds so far, once every worker has one of these tasks.
+
+    A worker waiting at the barrier cannot take a second task, so ``n`` such tasks
+    submitted at once land one on each of the ``n`` workers (starting them all).
+    """
+    _barrier.wait(timeout=600)
+    return os.getpid(), time.process_time()
 
 
-def _pool(workers: int) -> tuple[ProcessPoolExecutor, float]:
-    """A started pool whose workers have all imported arrowscope; and its start-up seconds."""
+def _workers_cpu(pool: ProcessPoolExecutor, workers: int) -> dict[int, float]:
+    return dict(pool.map(_cpu_seconds, range(workers)))
+
+
+def _pool(workers: int) -> tuple[ProcessPoolExecutor, float, dict[int, float]]:
+    """A started pool, every worker up; its start-up seconds and its workers' CPU seconds."""
     start = time.perf_counter()
     context = multiprocessing.get_context("forkserver")
-    barrier = context.Barrier(workers)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_arrive, initargs=(barrier,)
+        workers, mp_context=context, initializer=_arrive, initargs=(context.Barrier(workers),)
     )
-    # Tasks submitted at once each start a worker (none is idle before all have arrived).
-    list(pool.map(_pid, range(workers)))
-    return pool, time.perf_counter() - start
+    cpu = _workers_cpu(pool, workers)
+    assert len(cpu) == workers, cpu
+    return pool, time.perf_counter() - start, cpu
 
 
 def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    """One fit into a fresh directory; ``workers=None`` is the in-process path."""
+    """One fit into a fresh directory; ``workers=None`` is the in-process path.
+
+    CPU seconds are the parent's plus every worker's during the ``fit``.
+    """
     directory = Path(tempfile.mkdtemp(dir=scratch))
-    pool, startup = _pool(workers) if workers else (None, 0.0)
+    pool, startup, cpu_before = _pool(workers) if workers else (None, 0.0, {})
     automl = AutoML(
         objective,
         {**SPACE, "n_metrics": args.metrics},
@@ -93,9 +112,13 @@ def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dic
     )
     data = list(range(args.splits * 2))
     try:
-        start = time.perf_counter()
+        start, parent_cpu = time.perf_counter(), time.process_time()
         result = automl.fit(data)
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - parent_cpu
+        if pool is not None:
+            after = _workers_cpu(pool, len(cpu_before))
+            cpu += sum(after[pid] - cpu_before[pid] for pid in cpu_before)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -104,7 +127,12 @@ def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dic
     assert stored == values, (stored, values)
     assert len(result.report) == args.trials
     shutil.rmtree(directory)
-    return {"seconds": seconds, "values_per_s": values / seconds, "startup_s": startup}
+    return {
+        "seconds": seconds,
+        "values_per_s": values / seconds,
+        "startup_s": startup,
+        "values_per_cpu_s": values / cpu,
+    }
 
 
 def main() -> None:
@@ -151,6 +179,7 @@ def _rows(runs: dict[int | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 "ratio": statistics.median(rates) / base,
                 "fit_s": statistics.median(r["seconds"] for r in results),
                 "startup_s": statistics.median(r["startup_s"] for r in results),
+                "values_per_cpu_s": statistics.median(r["values_per_cpu_s"] for r in results),
             }
         )
     return rows
@@ -166,14 +195,15 @@ def _table(rows: list[dict[str, Any]], args: argparse.Namespace, total: float) -
         f"(range: min–max); {os.cpu_count()} cores, load average {load} at the end; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; took {total:.0f} s.",
         "",
-        "| workers | values/s | range | ÷ 1 worker | fit s | pool start s |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| workers | values/s | range | ÷ 1 worker | fit s | pool start s | values/CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         name = "in-process (no executor)" if r["workers"] is None else str(r["workers"])
         lines.append(
             f"| {name} | {r['values_per_s']:,.0f} | {r['min']:,.0f}–{r['max']:,.0f} | "
-            f"{r['ratio']:.2f}x | {r['fit_s']:.2f} | {r['startup_s']:.2f} |"
+            f"{r['ratio']:.2f}x | {r['fit_s']:.2f} | {r['startup_s']:.2f} | "
+            f"{r['values_per_cpu_s']:,.0f} |"
         )
     return "\n".join(lines) + "\n"
 

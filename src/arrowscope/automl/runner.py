@@ -230,9 +230,10 @@ class AutoML:
         """
         if self.is_pipeline:
             unpack_xy(data, "input")
+        parallel = self.n_trials > 0 and (self.executor is not None or (self.n_jobs or 1) > 1)
+        folds = self.trainer.splitter.split(data) if self.n_trials and not parallel else []
         root = self._root()
-        location = self._worker_location(root) if self.n_trials else None
-        folds = self.trainer.splitter.split(data) if self.n_trials and location is None else []
+        location = worker_location(root) if parallel else None
         with root.get_project(self.project_name) as project:
             with project.get_client(self.client_name) as client:
                 with client.optim_round(self.start_new_round, self.main_metric) as rnd:
@@ -289,12 +290,6 @@ class AutoML:
             run_tasks(self.executor, self.n_jobs, task, self.n_trials, done)
         finally:
             progress.close()
-
-    def _worker_location(self, root: Root) -> str | None:
-        """Where workers open the repository; None when the trials run here."""
-        if self.executor is None and (self.n_jobs or 1) == 1:
-            return None
-        return worker_location(root)
 
     def _refit(self, rnd: Round, data: Any) -> Any:
         if rnd.get_best_trial_id() is None:

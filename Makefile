@@ -4,18 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint test demo bench clean
+.PHONY: help venv lint test test-ray demo bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,spark]'
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv and install arrowscope with its test extras
+venv: $(STAMP)  ## create .venv and install arrowscope with its test and spark extras
 
 lint: $(STAMP)  ## ruff check, ruff format --check, mypy on src/
 	$(BIN)/ruff check src tests benchmarks
@@ -25,12 +25,17 @@ lint: $(STAMP)  ## ruff check, ruff format --check, mypy on src/
 test: lint  ## lint, then the whole test suite
 	$(BIN)/python -m pytest -q
 
+test-ray: $(STAMP)  ## install the ray extra, then run the tests marked ray (make test leaves them out)
+	$(BIN)/python -m pip install -q -e '.[test,spark,ray]'
+	$(BIN)/python -m pytest -q -m ray
+
 demo: $(STAMP)  ## run an example hyperparameter search into ./arrowscope-runs and print its report
 	$(BIN)/arrowscope demo --dir arrowscope-runs
 
 bench: $(STAMP)  ## side-by-side benchmarks against the peers (installs them into benchmarks/.venv-peers)
 	bash benchmarks/setup_peers.sh
 	$(BIN)/python benchmarks/run.py --out benchmarks/RESULTS.md
+	$(BIN)/python benchmarks/bench_parallel.py --append benchmarks/RESULTS.md
 
 clean:  ## remove the virtualenv and demo output
 	rm -rf $(VENV) arrowscope-runs .pytest_cache .mypy_cache .ruff_cache

@@ -11,9 +11,23 @@ from pathlib import Path
 import pytest
 
 import arrowscope
+from _s3server import s3_bucket, s3_env, s3_server
 from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
 
+__all__ = ["s3_bucket", "s3_env", "s3_server"]  # the S3 test server's fixtures
+
 WORKERS = Path(__file__).with_name("_workers.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out ``ray`` tests unless ``-m`` names ray: they need the ray extra."""
+    if "ray" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("ray") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
 
 _REPOSITORY_FACTORIES: dict[str, Callable[[Path], Repository]] = {
     "parquet": lambda path: ParquetRepository(path / "repo", flush_interval=3600),

@@ -29,6 +29,7 @@ from arrowscope.automl import (
     runner,
     splitters,
     trainer,
+    worker,
 )
 
 SUCCESS, FAILED = TrialStatus.SUCCESS, TrialStatus.FAILED
@@ -333,7 +334,7 @@ def test_pipeline_data_must_be_an_x_y_pair_before_anything_is_written() -> None:
     assert len(root["default_project"]["default_client"]) == 0
 
 
-@pytest.mark.parametrize("module", [runner, splitters, callbacks, trainer, progress])
+@pytest.mark.parametrize("module", [runner, splitters, callbacks, trainer, progress, worker])
 def test_docstring_examples_run(module: Any) -> None:
     assert doctest.testmod(module, verbose=False).failed == 0
 

@@ -94,6 +94,16 @@ class RandomSearch:
     ) -> HyperparameterSamples:
         return hp_space.rvs(self._rng)
 
+    def spawn(self) -> RandomSearch:
+        """An independent search for a trial run in another process.
+
+        Its seed is drawn from this instance's generator, so a seeded search run
+        in parallel proposes the same set of points every time, and each worker's
+        copy draws different ones (a pickled copy of this instance would repeat
+        this instance's next draw in every worker).
+        """
+        return RandomSearch(self._rng.getrandbits(63))
+
 
 def _value_key(value: object) -> tuple[bool, object]:
     # Keeps True apart from 1 when matching history values to grid values.

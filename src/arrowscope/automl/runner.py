@@ -17,10 +17,10 @@ import copy
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from concurrent.futures import Executor
+from typing import Any
 
-from arrowscope.aggregates import Root, Round, Trial
+from arrowscope.aggregates import Root, Round
 from arrowscope.automl._options import (
     as_space,
     check_n_trials,
@@ -29,9 +29,12 @@ from arrowscope.automl._options import (
     pipeline_metric,
 )
 from arrowscope.automl.callbacks import Callback
+from arrowscope.automl.parallel import check_n_jobs, run_tasks, spawned, worker_location
 from arrowscope.automl.progress import ProgressLine
+from arrowscope.automl.result import AutoMLResult
 from arrowscope.automl.splitters import Splitter
-from arrowscope.automl.trainer import ObjectiveTrainer, Trainer, unpack_xy
+from arrowscope.automl.trainer import ObjectiveTrainer, Trainer, TrialTrainer, unpack_xy
+from arrowscope.automl.worker import TrialOutcome, TrialTask
 from arrowscope.hyperparams import (
     HyperparameterOptimizer,
     HyperparameterSamples,
@@ -44,41 +47,6 @@ from arrowscope.reports import RoundReport
 __all__ = ["AutoML", "AutoMLResult"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AutoMLResult:
-    """What a :meth:`AutoML.fit` produced.
-
-    Attributes:
-        round_number: The round the trials were written to.
-        best_trial_number: The best trial (SUCCESS with a score; ties to the lowest id),
-            or None when no trial qualifies.
-        best_score: Its score for the main metric (mean over its splits), or None.
-        best_hyperparams: Its hyperparameters (empty when there is no best trial).
-        refitted: The refitted pipeline, or what the objective's refit call returned;
-            None without a refit.
-        report: A read-only report of the round.
-    """
-
-    round_number: int
-    best_trial_number: int | None
-    best_score: float | None
-    best_hyperparams: HyperparameterSamples
-    refitted: Any
-    report: RoundReport
-
-
-class _TrialTrainer(Protocol):
-    """What the loop needs from :class:`Trainer` and :class:`ObjectiveTrainer`."""
-
-    splitter: Splitter
-
-    def train_folds(
-        self, target: Any, folds: Sequence[tuple[Any, Any]], trial: Trial, /
-    ) -> None: ...
-
-    def refit(self, target: Any, data: Any, trial: Trial, /) -> Any: ...
 
 
 class AutoML:
@@ -122,6 +90,15 @@ class AutoML:
       None opens ``Root.vanilla()`` (``$ARROWSCOPE_DIR`` or ``./arrowscope-runs``) at
       the first ``fit``.
     * ``show_progress=True``: a progress line on stderr, only when it is a terminal.
+    * ``executor=None, n_jobs=None``: one trial at a time, in this process. With
+      ``n_jobs=k`` (k > 1, or -1 for one per core) the trials run in a pool of k
+      fresh processes made for the ``fit``; with an ``executor`` (a
+      ``ProcessPoolExecutor``, Dask's ``Client.get_executor()``, ...) they run
+      there, at most ``n_jobs`` at once when given. Each worker opens the round's
+      repository from its location and runs one trial per task
+      (:func:`~arrowscope.automl.run_trial`), so the root must be on disk (or
+      object storage), and the target, the data and the callbacks must pickle
+      (functions defined at module level). The refit runs here, after the trials.
 
     Args:
         target: The objective or the pipeline.
@@ -141,6 +118,8 @@ class AutoML:
         refit_best_trial: Retrain the best trial on all of the data after the search.
         start_new_round: Write a new round (True) or resume the last one (False).
         show_progress: Draw the progress line when stderr is a terminal.
+        executor: Runs the trials in parallel (see above).
+        n_jobs: Trials at once: a process pool's size without ``executor``.
 
     Raises:
         TypeError: ``target`` is neither a pipeline nor a callable.
@@ -204,6 +183,8 @@ class AutoML:
         refit_best_trial: bool = True,
         start_new_round: bool = True,
         show_progress: bool = True,
+        executor: Executor | None = None,
+        n_jobs: int | None = None,
     ) -> None:
         callbacks = list(callbacks)
         self.target = target
@@ -213,7 +194,7 @@ class AutoML:
             metric = pipeline_metric(callbacks, main_metric, higher_score_is_better)
             self.main_metric: str = metric[0]
             self.higher_score_is_better: bool | None = metric[1]
-            self.trainer: _TrialTrainer = Trainer(callbacks, epochs, splitter)
+            self.trainer: TrialTrainer = Trainer(callbacks, epochs, splitter)
         else:
             self.main_metric = check_objective(target, space, main_metric, callbacks)
             self.higher_score_is_better = higher_score_is_better
@@ -226,6 +207,8 @@ class AutoML:
         self.refit_best_trial = refit_best_trial
         self.start_new_round = start_new_round
         self.show_progress = show_progress
+        self.executor = executor
+        self.n_jobs = check_n_jobs(n_jobs)
         self._opened: Root | None = None
         self._round_number: int | None = None
         self._refitted: Any = None
@@ -247,14 +230,19 @@ class AutoML:
         """
         if self.is_pipeline:
             unpack_xy(data, "input")
-        folds = self.trainer.splitter.split(data) if self.n_trials else []
+        parallel = self.n_trials > 0 and (self.executor is not None or (self.n_jobs or 1) > 1)
+        folds = self.trainer.splitter.split(data) if self.n_trials and not parallel else []
         root = self._root()
+        location = worker_location(root) if parallel else None
         with root.get_project(self.project_name) as project:
             with project.get_client(self.client_name) as client:
                 with client.optim_round(self.start_new_round, self.main_metric) as rnd:
                     self._round_number = rnd.round_number
                     rnd.with_optimizer(self.optimizer, self.space)
-                    self._run_trials(rnd, folds)
+                    if location is None:
+                        self._run_trials(rnd, folds)
+                    else:
+                        self._run_parallel(rnd, data, location)
                     self._refitted = self._refit(rnd, data) if self.refit_best_trial else None
                     result = self._result(rnd)
         return result
@@ -272,6 +260,34 @@ class AutoML:
                     trial.running_score(),
                     trial.running_direction() if higher is None else higher,
                 )
+        finally:
+            progress.close()
+
+    def _run_parallel(self, rnd: Round, data: Any, location: str) -> None:
+        """One task per trial through the executor (or a pool made for this fit)."""
+        progress = ProgressLine(self.n_trials, enabled=None if self.show_progress else False)
+        higher = self.higher_score_is_better
+
+        def task() -> TrialTask:
+            return TrialTask(
+                location=location,
+                project=self.project_name,
+                client=self.client_name,
+                round_number=rnd.round_number,
+                target=self.target,
+                data=data,
+                space=self.space,
+                optimizer=spawned(self.optimizer),
+                trainer=self.trainer,
+                continue_on_error=self.continue_loop_on_error,
+            )
+
+        def done(o: TrialOutcome) -> None:
+            direction = o.higher_is_better if higher is None else higher
+            progress.trial_done(o.trial_number, o.status, o.score, direction)
+
+        try:
+            run_tasks(self.executor, self.n_jobs, task, self.n_trials, done)
         finally:
             progress.close()
 

@@ -20,7 +20,7 @@ from arrowscope.automl.callbacks import Callback, CallbackList, Evaluation
 from arrowscope.automl.splitters import Splitter, ValidationSplitter
 from arrowscope.hyperparams import HyperparameterSamples, HyperparameterSpace
 
-__all__ = ["Objective", "ObjectiveTrainer", "Pipeline", "Trainer"]
+__all__ = ["Objective", "ObjectiveTrainer", "Pipeline", "Trainer", "TrialTrainer"]
 
 
 class Pipeline(Protocol):
@@ -61,6 +61,20 @@ class Objective(Protocol):
     def __call__(
         self, split: TrialSplit, hyperparams: HyperparameterSamples, train: Any, valid: Any
     ) -> Any: ...
+
+
+class TrialTrainer(Protocol):
+    """What a search loop needs from :class:`Trainer` and :class:`ObjectiveTrainer`."""
+
+    splitter: Splitter
+
+    def train(self, target: Any, data: Any, trial: Trial, /) -> None: ...
+
+    def train_folds(
+        self, target: Any, folds: Sequence[tuple[Any, Any]], trial: Trial, /
+    ) -> None: ...
+
+    def refit(self, target: Any, data: Any, trial: Trial, /) -> Any: ...
 
 
 def check_epochs(n_epochs: object) -> int:

@@ -64,6 +64,8 @@ class TrialRecord:
         scores: Once finished: per metric, the trial's score (None when undefined).
         curves: Once finished: per metric, the mean validation value at each epoch
             (index 0 is epoch 1) over the validation splits that reached it.
+        split_curves: Once finished: per metric, each validation split's values by
+            epoch, in split order.
     """
 
     number: int
@@ -72,6 +74,7 @@ class TrialRecord:
     error: str | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
     curves: dict[str, list[float]] = field(default_factory=dict)
+    split_curves: dict[str, list[dict[int, float]]] = field(default_factory=dict)
     order: Order = (-1, "", -1)
     hyperparams_text: str | None = None
 
@@ -118,6 +121,11 @@ class StoredTrials:
         self._splits: dict[tuple[int, int], _Split] = {}
         self._read_files: set[str] = set()
         self._reopened = False
+
+    def running_split_values(self, trial: int, split: int, metric: str) -> dict[int, float]:
+        """The stored validation values, by epoch, of a split of an unfinished trial."""
+        entry = self._splits.get((trial, split))
+        return {} if entry is None else dict(entry.values.get(metric, {}))
 
     def direction(self, metric: str) -> bool | None:
         """Whether higher is better for ``metric``, as the highest trial declared it."""
@@ -254,7 +262,8 @@ class StoredTrials:
         metrics = sorted({m for _n, entry in splits for m in entry.directions})
         for metric in metrics:
             record.scores[metric] = _trial_score(record, [e for _n, e in splits], metric)
-            record.curves[metric] = _mean_curve([e.values.get(metric, {}) for _n, e in splits])
+            record.split_curves[metric] = [e.values.get(metric, {}) for _n, e in splits]
+            record.curves[metric] = mean_curve(record.split_curves[metric])
         for number, _entry in splits:
             del self._splits[(record.number, number)]
 
@@ -273,7 +282,8 @@ def _trial_score(record: TrialRecord, splits: list[_Split], metric: str) -> floa
     return math.fsum(bests) / len(bests) if bests else None
 
 
-def _mean_curve(curves: list[dict[int, float]]) -> list[float]:
+def mean_curve(curves: list[dict[int, float]]) -> list[float]:
+    """The mean at each epoch (from 1) over the curves that reached it (NaN where none)."""
     last = max((max(c) for c in curves if c), default=0)
     out = []
     for epoch in range(1, last + 1):

@@ -6,7 +6,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from arrowscope.optuna._history import StoredTrials, TrialRecord
+from arrowscope.optuna._history import StoredTrials, TrialRecord, mean_curve
 
 if TYPE_CHECKING:
     import optuna
@@ -31,14 +31,17 @@ class Pruned(BaseException):
 class PruningCallback:
     """Stops a split early when an Optuna pruner finds it worse than the round's trials.
 
-    After each epoch it hands the pruner the split's validation values of the watched
+    After each epoch it hands the pruner the trial's validation curve of the watched
     metric so far (one step per epoch) and, as the other trials, every finished trial
-    of the round as stored: SUCCESS ones as complete trials (their score as value, their
-    mean validation curve -- the ``curves`` view -- as intermediate values), pruned ones
-    as pruned trials with their curve. The round's trials are re-read, incrementally,
-    at the first epoch of each split. Successive halving and Hyperband rank trials by
-    the rungs they reached: trials this callback did not watch are replayed epoch by
-    epoch when first read.
+    of the round as stored: SUCCESS ones as complete trials (their score as value),
+    pruned ones as pruned trials. Curves are compared fold for fold: in validation
+    split ``k`` a trial's curve is, at each epoch, the mean over its splits ``0..k``
+    (the current one included), for this trial and the others alike, so a hard fold
+    is never compared with easier ones; with one split, or at the last split, that is
+    the ``curves`` view. The round's trials are re-read, incrementally, at the first
+    epoch of each split. Successive halving and Hyperband rank trials by the rungs
+    they reached: trials this callback did not watch are replayed epoch by epoch when
+    first read.
 
     When the pruner says stop, :meth:`check` (and :meth:`call`, for ``AutoML``'s
     pipeline form) raises :class:`Pruned`: the split and its trial end FAILED with
@@ -81,12 +84,15 @@ class PruningCallback:
         self.metric_name = metric_name
         self._history: StoredTrials | None = None
         self._history_key: tuple[Any, ...] | None = None
-        self._study: optuna.Study | None = None
+        # One study per validation split number k: trials' curves over their splits 0..k.
+        self._studies: dict[int, optuna.Study] = {}
         self._study_for: tuple[str, bool] | None = None
-        self._added: set[int] = set()  # trials of the round in the study
+        self._added: dict[int, set[int]] = {}  # k -> trials of the round in study k
         self._watched: set[int] = set()  # trials whose splits this callback watched
         self._split: tuple[Any, ...] | None = None
+        self._k = 0
         self._trial: optuna.Trial | None = None
+        self._earlier: list[dict[int, float]] = []  # the trial's earlier splits' curves
         self._reported = 0
 
     def __repr__(self) -> str:
@@ -94,10 +100,10 @@ class PruningCallback:
 
     @property
     def study(self) -> optuna.Study:
-        """The in-memory study the pruner decides on (after the first check)."""
-        if self._study is None:
+        """The study the pruner decided on last (the one of that split's number)."""
+        if not self._studies:
             raise ValueError("PruningCallback.study: no split was checked yet")
-        return self._study
+        return self._studies[self._k]
 
     def should_prune(self, split: TrialSplit) -> bool:
         """Whether the pruner stops ``split`` after the epochs it logged so far.
@@ -113,7 +119,7 @@ class PruningCallback:
             )
         metric = split.metric_result(name)
         values = metric.get_valid_scores()
-        if not values:
+        if not values or split.split_number < 0:  # the retrain split has no peers
             return False
         key = split.location.as_tuple()
         if key != self._split:
@@ -121,7 +127,9 @@ class PruningCallback:
         trial = self._trial
         assert trial is not None
         for epoch in range(self._reported + 1, len(values) + 1):
-            trial.report(float(values[epoch - 1]), epoch)
+            same_epoch = [c[epoch] for c in self._earlier if epoch in c]
+            same_epoch.append(float(values[epoch - 1]))
+            trial.report(sum(same_epoch) / len(same_epoch), epoch)
         self._reported = len(values)
         if not trial.should_prune():
             return False
@@ -136,7 +144,7 @@ class PruningCallback:
             raise Pruned(
                 f"{type(self.pruner).__name__} stopped split {split.split_number} at epoch "
                 f"{len(values)} (valid {name} {values[-1]:.6g}) against "
-                f"{len(self._added)} finished trials of the round"
+                f"{len(self._added.get(self._k, ()))} finished trials of the round"
             )
 
     def call(
@@ -157,20 +165,26 @@ class PruningCallback:
         self._end_split(pruned=False)
         loc = split.location
         assert loc.project is not None and loc.client is not None and loc.round is not None
+        assert loc.trial is not None
         round_key = (id(split.repo), loc.project, loc.client, loc.round)
         if self._history is None or round_key != self._history_key:
             self._history = StoredTrials(split.repo, loc.project, loc.client, loc.round)
-            self._history_key, self._study = round_key, None
-        changed = self._history.update()
-        if self._study is None or self._study_for != (metric, higher):
-            self._new_study(metric, higher)
-            changed = set(self._history.trials)
-        assert loc.trial is not None
-        for number in sorted(changed - self._added - {loc.trial}):
-            self._add(self._history.trials[number], metric)
+            self._history_key, self._studies = round_key, {}
+        history = self._history
+        changed = history.update()
+        if self._study_for != (metric, higher):
+            self._studies, self._added, self._study_for = {}, {}, (metric, higher)
+        k = self._k = split.split_number
+        if k not in self._studies:
+            self._studies[k] = self._new_study(higher)
+            self._added[k] = set()
+            changed = set(history.trials)
+        for number in sorted(changed - self._added[k] - {loc.trial}):
+            self._add(k, history.trials[number], metric)
         self._watched.add(loc.trial)
+        self._earlier = [history.running_split_values(loc.trial, j, metric) for j in range(k)]
         self._split = loc.as_tuple()
-        self._trial = self.study.ask()
+        self._trial = self._studies[k].ask()
         self._reported = 0
 
     def _end_split(self, pruned: bool) -> None:
@@ -179,29 +193,27 @@ class PruningCallback:
 
         if self._trial is not None:
             state = TrialState.PRUNED if pruned else TrialState.FAIL
-            self.study.tell(self._trial, state=state)
+            self._studies[self._k].tell(self._trial, state=state)
         self._trial, self._split = None, None
 
-    def _new_study(self, metric: str, higher: bool) -> None:
+    def _new_study(self, higher: bool) -> optuna.Study:
         import optuna
 
-        self._study = optuna.create_study(
+        return optuna.create_study(
             pruner=self.pruner,
             sampler=optuna.samplers.RandomSampler(seed=0),
             direction="maximize" if higher else "minimize",
         )
-        self._study_for = (metric, higher)
-        self._added = set()
 
-    def _add(self, record: TrialRecord, metric: str) -> None:
-        """Put a finished trial of the round into the study (running ones wait)."""
+    def _add(self, k: int, record: TrialRecord, metric: str) -> None:
+        """Put a finished trial of the round into study ``k`` (running ones wait)."""
         from optuna.pruners import HyperbandPruner, SuccessiveHalvingPruner
         from optuna.trial import TrialState, create_trial
 
         if not record.finished:
             return
-        self._added.add(record.number)
-        curve = record.curves.get(metric, [])
+        self._added[k].add(record.number)
+        curve = mean_curve(record.split_curves.get(metric, [])[: k + 1])
         steps = {e: v for e, v in enumerate(curve, start=1) if not math.isnan(v)}
         score = record.scores.get(metric)
         if score is not None and math.isfinite(score):
@@ -210,13 +222,14 @@ class PruningCallback:
             state, value = TrialState.PRUNED, None
         else:
             return
+        study = self._studies[k]
         rungs = isinstance(self.pruner, (SuccessiveHalvingPruner, HyperbandPruner))
         if rungs and record.number not in self._watched:
             # Replay the curve so that the rungs it reached are recorded.
-            trial = self.study.ask()
+            trial = study.ask()
             for epoch, step_value in steps.items():
                 trial.report(step_value, epoch)
                 trial.should_prune()
-            self.study.tell(trial, value, state=state)
+            study.tell(trial, value, state=state)
             return
-        self.study.add_trial(create_trial(state=state, value=value, intermediate_values=steps))
+        study.add_trial(create_trial(state=state, value=value, intermediate_values=steps))

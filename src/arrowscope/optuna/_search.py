@@ -99,7 +99,8 @@ class OptunaSearch:
         self._distributions: dict[str, BaseDistribution] = {}
         self._bound: dict[int, int] = {}  # arrowscope trial -> study trial number
         self._told: set[int] = set()  # arrowscope trials final in the study
-        self._asked: list[tuple[int, dict[str, Any]]] = []  # study number, params
+        self._asked: list[tuple[optuna.Trial, dict[str, Any]]] = []  # asked, its params
+        self._asked_trials: dict[int, optuna.Trial] = {}  # arrowscope trial -> its ask
 
     def __repr__(self) -> str:
         return f"OptunaSearch({type(self.sampler).__name__}, metrics={self.metrics!r})"
@@ -188,7 +189,7 @@ class OptunaSearch:
             directions=["maximize" if d else "minimize" for d in directions],
         )
         self._study_for = (objectives, directions, space)
-        self._bound, self._told, self._asked = {}, set(), []
+        self._bound, self._told, self._asked, self._asked_trials = {}, set(), [], {}
         assert self._history is not None
         left_out = {k for r in self._history.trials.values() for k in self._params(r)[1]}
         if left_out:
@@ -230,23 +231,28 @@ class OptunaSearch:
                 )
                 self._bound[number] = study.trials[-1].number
             if record.finished:
-                state, values, _steps = self._outcome(record, objectives)
+                state, values, steps = self._outcome(record, objectives)
+                asked = self._asked_trials.pop(number, None)
+                for step, value in (steps or {}).items():
+                    if asked is not None:
+                        asked.report(value, step)
                 study.tell(self._bound[number], values, state=state)
                 self._told.add(number)
         # An ask no stored trial took (the proposal was not used) stays out of the way.
-        for study_number, _params in self._asked:
-            study.tell(study_number, state=TrialState.FAIL)
+        for asked, _params in self._asked:
+            study.tell(asked, state=TrialState.FAIL)
         self._asked = []
 
     def _match_ask(self, number: int, record: TrialRecord) -> bool:
-        for index, (study_number, params) in enumerate(self._asked):
+        for index, (asked, params) in enumerate(self._asked):
             stored = record.hyperparams
             same = all(
                 key in stored and param_value(self._distributions[key], stored[key]) == value
                 for key, value in params.items()
             )
             if same:
-                self._bound[number] = study_number
+                self._bound[number] = asked.number
+                self._asked_trials[number] = asked
                 del self._asked[index]
                 return True
         return False
@@ -270,7 +276,7 @@ class OptunaSearch:
     def _ask(self, space: HyperparameterSpace) -> HyperparameterSamples:
         trial = self.study.ask(self._distributions)
         params = dict(trial.params)
-        self._asked.append((trial.number, params))
+        self._asked.append((trial, params))
         return HyperparameterSamples({**fixed_values(space), **params})
 
 

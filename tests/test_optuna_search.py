@@ -256,3 +256,26 @@ def test_a_second_process_proposes_from_the_first_ones_trials(tmp_path: Path) ->
         (t["params"], t["value"]) for t in finished
     ]
     assert second["trials"][-1]["state"] == "RUNNING"  # its own proposal
+
+
+def test_compacted_parts_are_not_read_twice(tmp_path: Path) -> None:
+    space = asc.HyperparameterSpace({"x": asc.Uniform(0.0, 1.0)})
+    root = asc.Root.at(tmp_path / "runs")
+    for _ in range(3):  # three rounds' worth of parts in one round: resume it each time
+        with root.default_project() as p, p.default_client() as c:
+            with c.optim_round(False, "loss") as rnd:
+                rnd.with_optimizer(asc.RandomSearch(0), space)
+                for _ in range(4):
+                    with rnd.new_rvs_trial() as t, t.new_validation_split() as s:
+                        with s.managed_metric("loss", False) as m:
+                            m.add_valid_result(t.get_hyperparams()["x"])
+    search = OptunaSearch(optuna.samplers.RandomSampler(seed=0))
+    with root.default_project() as p, p.default_client() as c, c.resume_last_round() as rnd:
+        search.find_next_best_hyperparams(rnd, space)
+        before = [(t.state, t.value) for t in search.study.trials[:-1]]
+        assert len(before) == 12 and root.repository.compact() > 0
+        search.find_next_best_hyperparams(rnd, space)
+        after = [(t.state, t.value) for t in search.study.trials]
+    # The first proposal's ask was not used (told FAIL); nothing stored was added twice.
+    assert after[:12] == before and len(after) == 14
+    root.close()

@@ -117,10 +117,10 @@ SPACE = asc.HyperparameterSpace({"x": asc.Uniform(-1.0, 1.0), "c": asc.Choice(["
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.filterwarnings("ignore:.*CmaEsSampler.*:UserWarning")
 def test_every_light_sampler_is_deterministic(make_sampler) -> None:
-    first = run_round(asc.Root.in_memory(), OptunaSearch(make_sampler()), SPACE, 10)
-    second = run_round(asc.Root.in_memory(), OptunaSearch(make_sampler()), SPACE, 10)
+    first = run_round(asc.Root.in_memory(), OptunaSearch(make_sampler()), SPACE, 8)
+    second = run_round(asc.Root.in_memory(), OptunaSearch(make_sampler()), SPACE, 8)
     assert first == second
-    assert len({json.dumps(h, sort_keys=True) for h in first}) >= 8  # GA offspring may repeat
+    assert len({json.dumps(h, sort_keys=True) for h in first}) >= 6  # GA offspring may repeat
     assert all(-1.0 <= h["x"] <= 1.0 and h["c"] in ("a", "b") for h in first)
 
 
@@ -132,17 +132,17 @@ def test_proposals_are_optunas_own(multivariate: bool) -> None:
         return optuna.samplers.TPESampler(seed=0, n_startup_trials=5, multivariate=multivariate)
 
     search = OptunaSearch(sampler())
-    proposals = run_round(asc.Root.in_memory(), search, SPACE, 25)
+    proposals = run_round(asc.Root.in_memory(), search, SPACE, 20)
     study = optuna.create_study(sampler=sampler())
     expected = []
-    for _ in range(25):
+    for _ in range(20):
         trial = study.ask(space_to_optuna(SPACE))
         expected.append(dict(trial.params))
         x, c = trial.params["x"], trial.params["c"]
         study.tell(trial, (x - 0.3) ** 2 + (0.5 if c == "b" else 0.0))
     assert proposals == expected
     completed = [t for t in search.study.trials if t.state is TrialState.COMPLETE]
-    assert len(completed) == 24  # the last trial is told at the next proposal
+    assert len(completed) == 19  # the last trial is told at the next proposal
 
 
 def test_failed_nan_and_running_trials(caplog: pytest.LogCaptureFixture) -> None:

@@ -30,7 +30,7 @@ def random_round(root: asc.Root, seed: int, n_trials: int) -> None:
                             raise RuntimeError("a failing split")
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_scores_and_statuses_match_the_views(seed: int, tmp_path: Path) -> None:
     root = asc.Root.at(tmp_path / "runs")
     random_round(root, seed, 12)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint test test-ray demo bench clean
+.PHONY: help venv lint test test-ray demo bench bench-search clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -29,13 +29,18 @@ test-ray: $(STAMP)  ## install the ray extra, then run the tests marked ray (mak
 	$(BIN)/python -m pip install -q -e '.[test,spark,ray]'
 	$(BIN)/python -m pytest -q -m ray
 
-demo: $(STAMP)  ## run an example hyperparameter search into ./arrowscope-runs and print its report
-	$(BIN)/arrowscope demo --dir arrowscope-runs
+DEMO_ARGS ?=
+demo: $(STAMP)  ## run an example search into ./arrowscope-runs (DEMO_ARGS="--optimizer tpe")
+	$(BIN)/arrowscope demo --dir arrowscope-runs $(DEMO_ARGS)
 
 bench: $(STAMP)  ## side-by-side benchmarks against the peers (installs them into benchmarks/.venv-peers)
 	bash benchmarks/setup_peers.sh
 	$(BIN)/python benchmarks/run.py --out benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench_parallel.py --append benchmarks/RESULTS.md
+
+bench-search: $(STAMP)  ## random, grid, TPE and CMA-ES side by side (benchmarks/RESULTS.md)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/bench_search.py --out benchmarks/RESULTS.md
 
 clean:  ## remove the virtualenv and demo output
 	rm -rf $(VENV) arrowscope-runs .pytest_cache .mypy_cache .ruff_cache

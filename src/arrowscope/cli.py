@@ -69,15 +69,24 @@ def _best_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--top", type=_positive_int, default=5, metavar="N", help="trials per round (default 5)"
     )
+    parser.add_argument(
+        "--rank",
+        choices=("best", "last", "mean"),
+        default="best",
+        help="score each split by its best validation value (default), the value of its "
+        "last epoch, or its mean over epochs",
+    )
     _output_arguments(parser)
 
 
 def cmd_best(args: argparse.Namespace) -> int:
     with _session(args.path) as session:
         _matching_rounds(session, args)
-        best = session.run(
-            "cli_best", project=args.project, client=args.client, round=args.round, top=args.top
-        )
+        where = {"project": args.project, "client": args.client, "round": args.round}
+        if args.rank == "best":
+            best = session.run("cli_best", top=args.top, **where)
+        else:
+            best = session.run("cli_best_by", top=args.top, rule=args.rank, **where)
         if len(best) == 0:
             logger.warning("no SUCCESS trial with a score in the chosen round(s) yet")
         _emit(best, args.format)
@@ -123,6 +132,54 @@ def cmd_curves(args: argparse.Namespace) -> int:
             figure.savefig(args.png)
         print(f"wrote {args.png}")
     return EXIT_OK
+
+
+# -- importance ----------------------------------------------------------------
+def _importance_arguments(parser: argparse.ArgumentParser) -> None:
+    _path_argument(parser)
+    _round_arguments(parser)
+    parser.add_argument("--metric", metavar="M", help="the metric (default: the main metric)")
+    parser.add_argument(
+        "--evaluator",
+        choices=("fanova", "ped-anova"),
+        default="fanova",
+        help="Optuna's importance evaluator (default fanova)",
+    )
+    parser.add_argument("--png", type=Path, metavar="FILE", help="draw the importances into FILE")
+    _output_arguments(parser)
+
+
+def cmd_importance(args: argparse.Namespace) -> int:
+    from arrowscope.location import ScopedLocation
+    from arrowscope.reports import Reader, RoundReport
+
+    with _session(args.path) as session:
+        project, client, round_number = _one_round(session, args)
+        report = RoundReport(
+            Reader(session.repository), ScopedLocation(project, client, round_number)
+        )
+        frame = report.get_hyperparameter_importance(args.metric, evaluator=args.evaluator)
+        if args.png is None:
+            _emit(Result(frame.to_arrow()), args.format)
+            return EXIT_OK
+        from arrowscope.plots import plot_hyperparameter_importance
+
+        label = _round_label((project, client, round_number))
+        figure = plot_hyperparameter_importance(frame, title=f"{label}: {args.evaluator}")
+        figure.savefig(args.png)
+        print(f"wrote {args.png}")
+    return EXIT_OK
+
+
+def _one_round(session: QuerySession, args: argparse.Namespace) -> tuple[str, str, int]:
+    rounds = _matching_rounds(session, args)
+    if len(rounds) > 1:
+        found = ", ".join(_round_label(row) for row in rounds.fetchall())
+        raise CommandError(
+            f"{len(rounds)} rounds match ({found}); choose one with --project/--client/--round"
+        )
+    project, client, round_number = rounds.fetchall()[0][:3]
+    return project, client, round_number
 
 
 # -- sql ---------------------------------------------------------------------
@@ -213,6 +270,14 @@ COMMANDS: dict[str, Command] = {
         "Without --round the latest round of each client is considered; exactly one "
         "round must match, so pass --project/--client when there are several clients.",
     ),
+    "importance": Command(
+        "how much each hyperparameter explains the score (Optuna's fANOVA or PED-ANOVA)",
+        _importance_arguments,
+        cmd_importance,
+        "Rank the hyperparameters of one round's SUCCESS trials by importance (summing "
+        "to 1). Needs the optuna extra. Without --round the latest round of each client "
+        "is considered; exactly one round must match.",
+    ),
     "sql": Command(
         "run SQL over the views (metrics, events, rounds, trials, splits, curves, params)",
         _sql_arguments,
@@ -263,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    if args.command == "importance" or getattr(args, "optimizer", None) == "tpe":
+        _quiet_optuna(args.verbose)
     try:
         return COMMANDS[args.command].run(args)
     except BrokenPipeError:
@@ -278,6 +345,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- plumbing ----------------------------------------------------------------
+def _quiet_optuna(verbose: bool) -> None:
+    """Optuna logs each study and trial at INFO on its own handler; keep that for -v."""
+    try:
+        import optuna
+    except ImportError:
+        return
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+
+
 def _fail(exc: BaseException, verbose: bool, unexpected: bool = False) -> int:
     if unexpected and verbose:
         logger.error("unexpected error", exc_info=exc)

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from arrowscope.aggregates import Root
 from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
-from arrowscope.hyperparams import Choice, HyperparameterSamples, HyperparameterSpace, LogUniform
+from arrowscope.hyperparams import (
+    Choice,
+    HyperparameterOptimizer,
+    HyperparameterSamples,
+    HyperparameterSpace,
+    LogUniform,
+)
 from arrowscope.optimizer import RandomSearch
 
 if TYPE_CHECKING:
@@ -154,7 +160,11 @@ def accuracy(y_true: Array, y_pred: Array) -> float:
 
 
 def run_demo(
-    directory: str | os.PathLike[str], n_trials: int = 20, seed: int = 0, out: TextIO | None = None
+    directory: str | os.PathLike[str],
+    n_trials: int = 20,
+    seed: int = 0,
+    out: TextIO | None = None,
+    optimizer: str = "random",
 ) -> None:
     """Run the demo search into ``directory`` and print a short report to ``out``.
 
@@ -164,12 +174,14 @@ def run_demo(
     Args:
         directory: The data directory.
         n_trials: Trials to run (>= 1).
-        seed: Seeds the dataset and the random search.
+        seed: Seeds the dataset and the search.
         out: Where the report goes; ``sys.stdout`` by default.
+        optimizer: ``"random"`` (``RandomSearch``) or ``"tpe"`` (Optuna's TPE through
+            ``arrowscope.optuna.OptunaSearch``; needs the optuna extra).
 
     Raises:
-        ValueError: ``n_trials`` is not an int >= 1.
-        ImportError: numpy is not installed.
+        ValueError: ``n_trials`` is not an int >= 1, or an unknown optimizer.
+        ImportError: numpy (or, for ``"tpe"``, optuna) is not installed.
     """
     try:
         importlib.import_module("numpy")
@@ -177,29 +189,50 @@ def run_demo(
         raise ImportError("the demo needs numpy: pip install 'arrowscope[demo]'") from exc
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise ValueError(f"run_demo(n_trials={n_trials!r}): expected an int >= 1")
+    search = _optimizer(optimizer, seed)
     out = sys.stdout if out is None else out
     path = Path(directory).resolve()
     out.write(
         f"arrowscope demo: {n_trials} trials x {FOLDS} folds x {EPOCHS} epochs of a numpy "
-        f"logistic regression on {N_SAMPLES} synthetic samples (seed {seed})\n"
+        f"logistic regression on {N_SAMPLES} synthetic samples (seed {seed}, "
+        f"{optimizer} search)\n"
     )
     started = time.monotonic()
     root = Root.at(path)
     try:
-        result = _search(root, n_trials, seed).fit(make_dataset(seed))
+        result = _search(root, n_trials, search).fit(make_dataset(seed))
     finally:
         root.close()
     out.write(f"finished in {time.monotonic() - started:.1f} s\n\n")
     _print_report(out, path, result.round_number, result.best_trial_number)
 
 
-def _search(root: Root, n_trials: int, seed: int) -> AutoML:
+OPTIMIZERS = ("random", "tpe")
+
+
+def _optimizer(name: str, seed: int) -> HyperparameterOptimizer:
+    if name == "random":
+        return RandomSearch(seed)
+    if name == "tpe":
+        try:
+            import optuna
+        except ImportError as exc:
+            raise ImportError(
+                "the demo's TPE search needs Optuna: pip install 'arrowscope[optuna]'"
+            ) from exc
+        from arrowscope.optuna import OptunaSearch
+
+        return OptunaSearch(optuna.samplers.TPESampler(seed=seed, constant_liar=True))
+    raise ValueError(f"optimizer={name!r}: expected one of {', '.join(OPTIMIZERS)}")
+
+
+def _search(root: Root, n_trials: int, optimizer: HyperparameterOptimizer) -> AutoML:
     return AutoML(
         LogisticRegression(),
         root=root,
         project_name=PROJECT,
         client_name=CLIENT,
-        optimizer=RandomSearch(seed),
+        optimizer=optimizer,
         n_trials=n_trials,
         epochs=EPOCHS,
         splitter=KFoldCrossValidationSplitter(FOLDS),
@@ -271,7 +304,7 @@ DEMO_HELP = "run a small example search (numpy logistic regression) and print it
 
 
 def demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``--dir``, ``--trials`` and ``--seed`` on ``parser``."""
+    """Declare ``--dir``, ``--trials``, ``--seed`` and ``--optimizer`` on ``parser``."""
     parser.add_argument(
         "--dir", default=DEFAULT_DIR, metavar="DIR", help=f"data directory (default {DEFAULT_DIR})"
     )
@@ -279,11 +312,17 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
         "--trials", type=_positive_int, default=20, metavar="N", help="trials (default 20)"
     )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="random",
+        help="random search (default) or Optuna's TPE (needs the optuna extra)",
+    )
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Run the demo from parsed ``demo`` arguments; returns the exit code 0."""
-    run_demo(args.dir, n_trials=args.trials, seed=args.seed)
+    run_demo(args.dir, n_trials=args.trials, seed=args.seed, optimizer=args.optimizer)
     return 0
 
 

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_hyperparameter_scatter", "plot_learning_curves"]
+__all__ = [
+    "plot_hyperparameter_importance",
+    "plot_hyperparameter_scatter",
+    "plot_learning_curves",
+]
 
 _CURVE_COLUMNS = ("trial", "metric", "phase", "epoch", "value")
 _PHASE_STYLES = {"valid": "-", "train": "--"}
@@ -124,6 +128,35 @@ def plot_hyperparameter_scatter(
     axes.set_ylabel(score)
     axes.set_title(title or f"{score} by {hyperparameter}")
     axes.grid(True, alpha=0.3)
+    return figure
+
+
+def plot_hyperparameter_importance(data: pl.DataFrame, *, title: str | None = None) -> Figure:
+    """Horizontal bars: each hyperparameter's share of the score's variance.
+
+    Args:
+        data: ``round.get_hyperparameter_importance()`` (columns ``name`` and
+            ``importance``).
+        title: the axes' title.
+
+    Returns:
+        The figure, the most important hyperparameter on top.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+        ValueError: the frame lacks the columns, or has no row.
+    """
+    figure_class = _figure_class()
+    _require_columns(data, ("name", "importance"), "plot_hyperparameter_importance")
+    if data.is_empty():
+        raise ValueError("no importance to plot: the frame has no row")
+    ranked = data.sort("importance")  # barh draws bottom-up: the largest ends on top
+    figure = figure_class(figsize=(6, 1.2 + 0.4 * ranked.height), layout="constrained")
+    axes = figure.subplots()
+    axes.barh(ranked["name"].to_list(), ranked["importance"].to_list())
+    axes.set_xlabel("importance (sums to 1)")
+    axes.set_title(title or "hyperparameter importance")
+    axes.grid(True, axis="x", alpha=0.3)
     return figure
 
 

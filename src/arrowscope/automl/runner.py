@@ -42,6 +42,7 @@ from arrowscope.hyperparams import (
 )
 from arrowscope.location import DEFAULT_CLIENT, DEFAULT_PROJECT
 from arrowscope.optimizer import GridSearch
+from arrowscope.optuna import Pruned
 from arrowscope.reports import RoundReport
 
 __all__ = ["AutoML", "AutoMLResult"]
@@ -251,8 +252,11 @@ class AutoML:
         progress = ProgressLine(self.n_trials, enabled=None if self.show_progress else False)
         try:
             for _ in range(self.n_trials):
-                with rnd.new_rvs_trial(self.continue_loop_on_error) as trial:
-                    self.trainer.train_folds(self.target, folds, trial)
+                try:
+                    with rnd.new_rvs_trial(self.continue_loop_on_error) as trial:
+                        self.trainer.train_folds(self.target, folds, trial)
+                except Pruned:
+                    pass  # recorded: the split and the trial end FAILED, "Pruned: ..."
                 higher = self.higher_score_is_better
                 progress.trial_done(
                     trial.trial_number,

@@ -14,7 +14,11 @@ from arrowscope.reports.trial import TrialReport
 if TYPE_CHECKING:
     import polars as pl
 
+    from arrowscope.store import Repository
+
 SummaryRow = tuple[float | None, int, TrialStatus, dict[str, Any]]
+#: How a split's validation values of a metric become its score (see ``ranked_trials``).
+RANK_RULES = ("best", "last", "mean")
 
 
 class RoundReport(BaseReport):
@@ -31,6 +35,11 @@ class RoundReport(BaseReport):
     def round_number(self) -> int:
         assert self.location.round is not None
         return self.location.round
+
+    @property
+    def repository(self) -> Repository:
+        """The repository this report reads (optimizers read the round's history from it)."""
+        return self._reader.repository
 
     @property
     def main_metric_name(self) -> str | None:
@@ -204,6 +213,132 @@ class RoundReport(BaseReport):
         hps = [wildcards.get(r[0], {}) for r in rows]
         return _with_hyperparams(base, schema, hps, wildcards_to_keep)
 
+    # -- search analysis -------------------------------------------------------
+    def ranked_trials(self, metric_name: str | None = None, rank: str = "best") -> pl.DataFrame:
+        """The SUCCESS trials with a score, best first, scored by another rule if asked.
+
+        ``rank`` says how a SUCCESS validation split's finite values of the metric become
+        its score: ``"best"`` (the views' rule: the best value, so the ranking of
+        ``summary``), ``"last"`` (the value of its last epoch) or ``"mean"`` (the mean over
+        its epochs); a trial's score is then the mean over its splits. Ties go to the
+        lowest trial id.
+
+        Returns:
+            Columns trial, score, n_splits, hyperparams (flat JSON text).
+
+        Raises:
+            ValueError: ``rank`` is not one of ``RANK_RULES``, or the metric is unknown.
+        """
+        import polars as pl
+
+        metric = self._metric(metric_name)
+        rule = _rank_rule(rank)
+        rows = self._reader.rows("trial_scores_by", **self._params(metric=metric, rule=rule))
+        try:
+            higher = self.is_higher_score_better(metric)
+        except ValueError:
+            rows = []
+            higher = True
+        scored = [r for r in rows if r[2] is not None]
+        scored.sort(key=lambda r: ((-r[2] if higher else r[2]), r[0]))
+        return pl.DataFrame(
+            {
+                "trial": [r[0] for r in scored],
+                "score": [r[2] for r in scored],
+                "n_splits": [r[3] for r in scored],
+                "hyperparams": [r[1] for r in scored],
+            },
+            schema={
+                "trial": pl.Int64,
+                "score": pl.Float64,
+                "n_splits": pl.Int64,
+                "hyperparams": pl.String,
+            },
+        )
+
+    def scores_by(
+        self, by: Sequence[str], metric_name: str | None = None, rank: str = "best"
+    ) -> pl.DataFrame:
+        """Trial scores grouped by some hyperparameters: "everything but the seed" analyses.
+
+        Groups the SUCCESS trials with a score (scored as :meth:`ranked_trials` says) by
+        the values of the flat hyperparameters ``by``; a trial without one of them falls
+        in its null group. Groups come best mean first.
+
+        Args:
+            by: Flat hyperparameter names (``"opt__lr"``), at least one.
+            metric_name: The metric; None for the main metric.
+            rank: ``"best"``, ``"last"`` or ``"mean"`` (see :meth:`ranked_trials`).
+
+        Returns:
+            One row per group: the ``by`` columns, then ``n_trials``, ``mean``, ``std``
+            (sample standard deviation; null for a single trial), ``best`` (in the
+            metric's direction) and ``best_trial``.
+
+        Raises:
+            ValueError: ``by`` is empty, or as :meth:`ranked_trials`.
+
+        Example:
+            >>> import arrowscope as asc
+            >>> root = asc.Root.in_memory()
+            >>> runs = [({"lr": 0.1, "seed": s}, 0.5 + s / 10) for s in range(3)]
+            >>> runs += [({"lr": 0.2, "seed": s}, 0.25) for s in range(2)]
+            >>> with root.default_project() as p, p.default_client() as c, c.new_round("mse") as r:
+            ...     for hps, score in runs:
+            ...         stub = asc.HyperparameterSamplerStub(hps)
+            ...         r = r.with_optimizer(stub, asc.HyperparameterSpace({}))
+            ...         with r.new_rvs_trial() as t, t.new_validation_split() as s:
+            ...             with s.managed_metric("mse", higher_score_is_better=False) as m:
+            ...                 m.add_valid_result(score)
+            ...     r.scores_by(["lr"]).select("lr", "n_trials", "mean", "best").rows()
+            [(0.2, 2, 0.25, 0.25), (0.1, 3, 0.6, 0.5)]
+        """
+        import polars as pl
+
+        keys = [by] if isinstance(by, str) else list(by)
+        if not keys:
+            raise ValueError("scores_by needs at least one hyperparameter name in by")
+        metric = self._metric(metric_name)
+        trials = self.ranked_trials(metric, rank)
+        try:
+            higher = self.is_higher_score_better(metric)
+        except ValueError:
+            higher = True
+        flat = [parse_hyperparams(text).to_flat_dict() for text in trials["hyperparams"]]
+        columns = {key: [_group_value(hps.get(key)) for hps in flat] for key in keys}
+        frame = pl.DataFrame(
+            {**columns, "trial": trials["trial"], "score": trials["score"]}, strict=False
+        )
+        best = pl.col("score").max() if higher else pl.col("score").min()
+        best_trial = pl.col("trial").sort_by(["score", "trial"], descending=[higher, False])
+        grouped = frame.group_by(keys, maintain_order=True).agg(
+            pl.len().cast(pl.Int64).alias("n_trials"),
+            pl.col("score").mean().alias("mean"),
+            pl.col("score").std().alias("std"),
+            best.alias("best"),
+            best_trial.first().alias("best_trial"),
+        )
+        return grouped.sort(["mean", *keys], descending=[higher, *[False] * len(keys)])
+
+    def get_hyperparameter_importance(
+        self, metric: str | None = None, evaluator: str = "fanova"
+    ) -> pl.DataFrame:
+        """How much each hyperparameter explains the score (Optuna's evaluators).
+
+        Needs the ``optuna`` extra. See :func:`arrowscope.optuna.hyperparameter_importance`.
+
+        Args:
+            metric: The metric; None for the main metric.
+            evaluator: ``"fanova"`` (default) or ``"ped-anova"``.
+
+        Returns:
+            Columns ``name`` and ``importance`` (summing to 1), most important first.
+        """
+        from arrowscope.optuna import hyperparameter_importance
+
+        space = getattr(self, "_space", None)
+        return hyperparameter_importance(self, metric, evaluator, space=space)
+
 
 def _hps(text: str | None, use_wildcards: bool) -> dict[str, Any]:
     samples = parse_hyperparams(text)
@@ -235,3 +370,16 @@ def _with_hyperparams(
             schema[key] = pl.String
         columns[key] = values
     return pl.DataFrame(columns, schema=schema)
+
+
+def _rank_rule(rank: str) -> str:
+    if rank not in RANK_RULES:
+        raise ValueError(f"rank={rank!r}: expected one of {', '.join(RANK_RULES)}")
+    return rank
+
+
+def _group_value(value: Any) -> Any:
+    """A hyperparameter as a group key: numbers and strings kept, anything else as text."""
+    if value is None or (isinstance(value, (int, float, str)) and not isinstance(value, bool)):
+        return value
+    return str(value)

@@ -30,7 +30,7 @@ from arrowscope.hyperparams import HyperparameterSamples, flatten
 from arrowscope.location import validate_name
 from arrowscope.readers import HIVE_TYPES, hive_schema
 
-FUZZ = settings(max_examples=20, deadline=None)
+FUZZ = settings(max_examples=12, deadline=None)
 DUCKDB_TYPES = "{" + ", ".join(f"'{k}': '{v}'" for k, v in HIVE_TYPES.items()) + "}"
 
 # -- strategies ----------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def _plain_values(directory: Path) -> list[float]:
 
 
 RACERS = 8
-ATTEMPTS = 10
+ATTEMPTS = 6
 
 
 def test_racing_processes_resume_one_round_and_create_each_name_once(tmp_path: Path) -> None:

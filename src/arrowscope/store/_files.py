@@ -2,8 +2,11 @@
 
 A partition directory holds, per writer ``<w>`` (see ``Staging.writer_id``):
 
-* ``log-<w>-<seg:08d>.arrows`` -- an Arrow IPC stream that the writer appends
-  to (log segment ``seg``); plain ``**/*.parquet`` globs never match it;
+* ``log-<w>-<seg:08d>.aslog`` -- the log segment ``seg`` the writer appends
+  framed Arrow record batches to (see ``_log``; earlier versions wrote Arrow
+  IPC streams named ``….arrows``, still read); ``**/*.parquet`` never matches;
+* ``<segment name>.damaged`` -- a segment recovery found damaged in the
+  middle, kept aside for inspection once its readable rows are in a part;
 * ``part-<w>-<first:08d>-<last:08d>.parquet`` -- an immutable Parquet part
   holding the rows of segments ``first`` to ``last`` (``first == last`` for a
   checkpoint, a wider range for a compacted file);
@@ -14,7 +17,8 @@ A partition directory holds, per writer ``<w>`` (see ``Staging.writer_id``):
 
 Parts are written under a temporary name in the same directory, optionally
 fsynced, then published with ``os.link`` so that an existing file is never
-replaced.
+replaced. A part is written from one table, or streamed from a sequence of
+tables (one row group each), so that merging large parts takes bounded memory.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
@@ -29,15 +34,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from arrowscope.errors import CorruptFileError
-from arrowscope.schema import FORMAT_VERSION, METADATA_TABLE_KEY, METADATA_VERSION_KEY
+from arrowscope.schema import (
+    FORMAT_VERSION,
+    METADATA_TABLE_KEY,
+    METADATA_VERSION_KEY,
+    table_schema,
+)
 
 PART_SUFFIX: Final = ".parquet"
-LOG_SUFFIX: Final = ".arrows"
+LOG_SUFFIX: Final = ".aslog"
+DAMAGED_SUFFIX: Final = ".damaged"
 TMP_SUFFIX: Final = ".tmp"
 COMPACT_LOCK: Final = ".compact.lock"
 
 _PART_RE: Final = re.compile(r"part-([0-9A-Za-z_]+)-(\d+)-(\d+)\.parquet")
-_LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.arrows")
+_LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.(?:aslog|arrows)")
 _TMP_RE: Final = re.compile(r"part-[0-9A-Za-z_]+-\d+-\d+\.parquet\.([0-9A-Za-z_]+)\.tmp")
 
 # Rows of the metrics table are sorted this way before a part is written:
@@ -97,30 +108,85 @@ def tmp_creator(name: str) -> str | None:
 
 
 def write_part(
-    directory: Path, name: PartName, table: str, data: pa.Table, creator: str, fsync: bool
+    directory: Path,
+    name: PartName,
+    table: str,
+    data: pa.Table | Iterable[pa.Table],
+    creator: str,
+    fsync: bool,
 ) -> bool:
     """Write ``data`` as the part ``name`` of ``table`` in ``directory``, atomically.
 
     The file is written as ``<name>.<creator>.tmp``, fsynced when ``fsync``,
     and published with a hard link, which fails rather than replace a file.
+    ``data`` is one table, or tables written one row group each (each sorted
+    on its own), so that a large merge never holds every row in memory.
 
     Returns:
         False when a part of that name already existed (the new one is dropped).
     """
     final = directory / name.filename
     tmp = directory / f"{name.filename}.{creator}{TMP_SUFFIX}"
-    keys = _SORT_KEYS.get(table)
-    if keys is not None and data.num_rows > 1:
-        # A log holds one small batch per flush: sorting thousands of chunks
-        # costs about five times more than combining them first.
-        data = data.combine_chunks().sort_by([(k, "ascending") for k in keys])
+    schema = table_schema(table)
     try:
-        pq.write_table(data, tmp, **parquet_options(table, data.schema))
+        if isinstance(data, pa.Table):
+            pq.write_table(sort_rows(table, data), tmp, **parquet_options(table, data.schema))
+        else:
+            with pq.ParquetWriter(tmp, schema, **parquet_options(table, schema)) as writer:
+                for chunk in data:
+                    writer.write_table(sort_rows(table, chunk), row_group_size=chunk.num_rows)
         if fsync:
             _fsync_path(tmp)
         return _publish(tmp, final, fsync)
     finally:
         _remove(tmp)
+
+
+def sort_rows(table: str, data: pa.Table) -> pa.Table:
+    """``data`` in the order parts of ``table`` are stored in (see ``_SORT_KEYS``)."""
+    keys = _SORT_KEYS.get(table)
+    if keys is None or data.num_rows < 2:
+        return data
+    # A log holds one small batch per flush: sorting thousands of chunks
+    # costs about five times more than combining them first.
+    return data.combine_chunks().sort_by([(k, "ascending") for k in keys if k in data.schema.names])
+
+
+def read_row_groups(path: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+    """The row groups of one part, one table each (bounded memory for large parts)."""
+    with pq.ParquetFile(path) as file:
+        for index in range(file.num_row_groups):
+            yield file.read_row_group(index).cast(schema)
+
+
+def set_aside(path: Path, suffix: str) -> Path:
+    """Rename ``path`` to ``<path><suffix>`` (or ``<path><suffix>-<n>``), never replacing a file."""
+    target = path.with_name(path.name + suffix)
+    number = 0
+    while True:
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            number += 1
+            target = path.with_name(f"{path.name}{suffix}-{number}")
+            continue
+        except OSError:  # no hard links here: rename, the name checked first
+            if target.exists():
+                number += 1
+                target = path.with_name(f"{path.name}{suffix}-{number}")
+                continue
+            os.rename(path, target)
+            return target
+        _remove(path)
+        return target
+
+
+def size_of(path: str | Path) -> int | None:
+    """The size of a file in bytes, or None when it is gone (a compaction removed it)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
 
 
 def parquet_options(table: str, schema: pa.Schema) -> dict[str, Any]:

@@ -11,11 +11,15 @@ every row visible exactly once:
 
 A segment that vanished before it was read has its part published already,
 so step 2 sees it. A part that vanishes while it is checked means a wider
-part exists: the whole read starts over.
+part exists: the whole read starts over. A segment being written ends in an
+incomplete record: the rows before it are what is written so far. Damage in
+the middle of another writer's live segment is logged (once per file); that
+writer checkpoints from memory, so its part will hold every row.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -36,7 +40,10 @@ from arrowscope.store._listing import (
 from arrowscope.store._log import read_log
 from arrowscope.store._staging import with_partition
 
+logger = logging.getLogger(__name__)
+
 _ATTEMPTS: Final = 200
+_DAMAGE_LOGGED: set[Path] = set()
 
 
 class Snapshot(NamedTuple):
@@ -89,11 +96,14 @@ def _read_once(root: Path, table: str, own_writer: str, checker: PartChecker) ->
             parsed = parse_log(name)
             if parsed is None or parsed[0] == own_writer:
                 continue
+            path = partition.path / name
             try:
-                batches = read_log(partition.path / name, schema)
+                contents = read_log(path, schema)
             except FileNotFoundError:
                 continue  # checkpointed meanwhile: its part is listed below
-            logs.append((partition, parsed[0], parsed[1], batches))
+            if contents.damage:
+                _report_damage(path, contents.rows_lost())
+            logs.append((partition, parsed[0], parsed[1], contents.batches))
     files: list[str] = []
     visible_by_dir: dict[Path, list[Part]] = {}
     for partition, _ in partitions:
@@ -109,3 +119,9 @@ def _read_once(root: Path, table: str, own_writer: str, checker: PartChecker) ->
         for batch in batches
     ]
     return Snapshot(files, pending)
+
+
+def _report_damage(path: Path, rows: str) -> None:
+    if path not in _DAMAGE_LOGGED:
+        _DAMAGE_LOGGED.add(path)
+        logger.warning("%s: damaged records in the middle of a live log (%s skipped)", path, rows)

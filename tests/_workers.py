@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from arrowscope.schema import partition_columns, table_schema
 from arrowscope.store import ParquetRepository, Repository
+from arrowscope.store._locks import WriterLock
 from arrowscope.store._log import LogSegment
 
 PROJECT = "crash test"
@@ -148,6 +149,7 @@ def append_forever(root: str) -> None:
     Epochs count up from 0 across batches, so readers can check they see a prefix.
     """
     path = Path(root) / "metrics" / "project=p" / "client=c" / "round=0" / "log-dead-00000000.aslog"
+    WriterLock(Path(root), "dead").ensure()  # alive, as writers are: recovery leaves it alone
     segment = LogSegment(path, table_schema("metrics"), fsync=False)
     rng = random.Random(0)
     start = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections import Counter
 from pathlib import Path
@@ -40,6 +41,22 @@ def _child(rnd: Any, out: Any) -> None:
     out.put((numbers, rnd.repo.writer_id))
 
 
+def _start_isolated(children: list[Any]) -> None:
+    """Start forked children that never collect what they inherit.
+
+    Earlier tests leave DuckDB and polars objects behind, which are not
+    fork-safe: a child freeing them can hang or crash. Collecting first and
+    freezing the survivors keeps this test about arrowscope's own state.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        for child in children:
+            child.start()
+    finally:
+        gc.unfreeze()
+
+
 def _plain(root: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect() as con:
         glob = str(root / "{table}" / "**" / "*.parquet")
@@ -70,8 +87,7 @@ def test_forked_children_become_writers_of_their_own(data_dir: Path) -> None:
                             context.Process(target=_child, args=(rnd, out))
                             for _ in range(N_CHILDREN)
                         ]
-                        for child in children:
-                            child.start()
+                        _start_isolated(children)
                         for child in children:
                             child.join(timeout=60)
                         assert [c.exitcode for c in children] == [0] * N_CHILDREN

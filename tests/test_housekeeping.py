@@ -25,6 +25,7 @@ HOUSEKEEPING_LOGGER = "arrowscope.store._housekeeping"
 
 
 def _trial(rnd: Any, number_of_values: int = 5) -> TrialStatus:
+    """A trial of two splits of ``number_of_values`` train and valid values each."""
     with rnd.new_rvs_trial() as trial:
         for _ in range(2):
             with trial.new_validation_split() as split:
@@ -114,7 +115,11 @@ def test_an_unwritable_partition_fails_checkpoints_but_never_a_trial(
                 rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({}))
                 statuses = [_trial(rnd)]  # its segment is open: appends need no new file
                 immutable(partition, True)
-                statuses += [_trial(rnd) for _ in range(4)]
+                for _ in range(4):
+                    # As the background writer would: the checkpoint fails, and the
+                    # next appends go on in the segment it could not turn into a part.
+                    repo.checkpoint()
+                    statuses.append(_trial(rnd))
             # The round's exit checkpointed: it failed, quietly.
         repo.checkpoint()
         repo.close()  # fails the same way: not reported again
@@ -151,7 +156,9 @@ def test_a_checkpoint_failing_at_every_split_exit_fails_no_split(
                 statuses += [_trial(rnd) for _ in range(3)]
     assert statuses == [TrialStatus.SUCCESS] * 4
     assert len(_warnings_about(caught, "IsADirectoryError")) == 1
-    assert _plain_count(data_dir) == 1 * 2 * 5 * 2
+    # Only the segment of that part waits in the log; later segments got their parts.
+    assert [p.name for p in partition.glob("log-*")] == [f"log-{repo.writer_id}-{number:08d}.aslog"]
+    assert _plain_count(data_dir) == 4 * 2 * 5 * 2 - 5 * 2
     obstacle.rmdir()
     repo.close()
     assert _plain_count(data_dir) == 4 * 2 * 5 * 2

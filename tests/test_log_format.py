@@ -172,13 +172,15 @@ def test_kill_9_mid_append_leaves_a_torn_tail_that_readers_and_recovery_skip(
     proc = spawn("append-forever", data_dir)
     assert proc.stdout is not None
     segment = Path(proc.stdout.readline().split(maxsplit=1)[1].strip())
+    reader = ParquetRepository(data_dir)  # reads the live segment through its snapshots
     seen = 0
     deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:  # a concurrent reader of the live segment
-        epochs = _segment_rows(segment)
+    while time.monotonic() < deadline:
+        epochs = sorted(reader.pending("metrics")["epoch"].to_pylist())
         assert epochs == list(range(len(epochs))), "a reader saw a gap or a repeat"
         assert len(epochs) >= seen, "rows vanished"
         seen = len(epochs)
+    reader.close()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     whole = segment.read_bytes()

@@ -117,15 +117,32 @@ def write_part(
 ) -> bool:
     """Write ``data`` as the part ``name`` of ``table`` in ``directory``, atomically.
 
-    The file is written as ``<name>.<creator>.tmp``, fsynced when ``fsync``,
-    and published with a hard link, which fails rather than replace a file.
-    ``data`` is one table, or tables written one row group each (each sorted
-    on its own), so that a large merge never holds every row in memory.
+    ``write_unpublished`` then ``publish``; see both.
 
     Returns:
         False when a part of that name already existed (the new one is dropped).
     """
-    final = directory / name.filename
+    unpublished = write_unpublished(directory, name, table, data, creator, fsync)
+    try:
+        return publish(unpublished, directory / name.filename, fsync)
+    finally:
+        remove_quietly(unpublished)
+
+
+def write_unpublished(
+    directory: Path,
+    name: PartName,
+    table: str,
+    data: pa.Table | Iterable[pa.Table],
+    creator: str,
+    fsync: bool,
+) -> Path:
+    """Write ``data`` as ``<name>.<creator>.tmp`` in ``directory`` (fsynced when ``fsync``).
+
+    ``data`` is one table, or tables written one row group each (each sorted
+    on its own), so that a large merge never holds every row in memory.
+    Readers never list the file; ``publish`` it, or remove it.
+    """
     tmp = directory / f"{name.filename}.{creator}{TMP_SUFFIX}"
     schema = table_schema(table)
     try:
@@ -137,9 +154,11 @@ def write_part(
                     writer.write_table(sort_rows(table, chunk), row_group_size=chunk.num_rows)
         if fsync:
             _fsync_path(tmp)
-        return _publish(tmp, final, fsync)
-    finally:
-        _remove(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            _remove(tmp)
+        raise
+    return tmp
 
 
 def sort_rows(table: str, data: pa.Table) -> pa.Table:
@@ -254,7 +273,12 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _publish(tmp: Path, final: Path, fsync: bool) -> bool:
+def publish(tmp: Path, final: Path, fsync: bool) -> bool:
+    """Give the written file ``tmp`` its final name with a hard link, never replacing a file.
+
+    Returns:
+        False when ``final`` exists already (``tmp`` is left for the caller to remove).
+    """
     try:
         os.link(tmp, final)
     except FileExistsError:

@@ -106,6 +106,7 @@ class Compactor:
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self.working = threading.Lock()  # held while merging (a fork waits for it)
 
     def request(self, table: str, directory: Path) -> None:
         """Ask for ``directory`` to be compacted soon (returns at once)."""
@@ -147,7 +148,8 @@ class Compactor:
                 del self._queue[(table, directory)]
                 self._busy = True
             try:
-                self._compact(table, directory)
+                with self.working:
+                    self._compact(table, directory)
             finally:
                 with self._cond:
                     self._busy = False

@@ -63,10 +63,14 @@ class LogSegment:
         schema: The table's schema; every batch has it.
         fsync: fsync the file after every append.
         compress: LZ4-compress the records (when pyarrow has the codec).
+        number: The segment's number (its part has the same).
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, fsync: bool, compress: bool = True) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, fsync: bool, compress: bool = True, number: int = 0
+    ) -> None:
         self.path = path
+        self.number = number
         self.batches: list[pa.RecordBatch] = []
         self.num_rows = 0
         self.nbytes = 0
@@ -100,6 +104,11 @@ class LogSegment:
         self.batches.extend(batches)
         self.num_rows += sum(batch.num_rows for batch in batches)
         self.nbytes += sum(b.get_total_buffer_size() for b in batches)  # .nbytes costs ~60x more
+
+    @property
+    def created(self) -> bool:
+        """Whether the file exists (an append got as far as creating it)."""
+        return self._fd is not None
 
     def mark(self) -> tuple[int, int]:
         """Where the segment stands now; ``rollback`` returns to it."""

@@ -2,21 +2,27 @@
 
 Threads: the user's threads and the background writer (``_ticker.Ticker``)
 take ``mutex`` around every step that touches the staged rows or the log;
-logging a value takes no lock (see ``MetricBuffer``). The compactor
-(``_housekeeping.Compactor``) works outside ``mutex``, on immutable parts.
-Reads take ``mutex`` while they list the files and collect this writer's
-own rows, so that a checkpoint cannot move rows between the two.
+logging a value takes no lock (see ``MetricBuffer``). Checkpoints take it
+only to seal segments and to publish parts, not while they write Parquet
+(see ``_writer``), and are never started by a thread holding it. The
+compactor (``_housekeeping.Compactor``) works outside ``mutex``, on
+immutable parts. Reads take ``mutex`` while they list the files and collect
+this writer's own rows, so that a checkpoint cannot move rows between the two.
 
 Forks: ``os.fork`` (multiprocessing's default start method on Linux) copies
-the session into the child. Every live session is registered here, weakly,
-and in the child becomes a new writer: a new writer id, fresh staging, log
-and locks, a fresh ``mutex`` (the parent's may have been held at fork time),
-no background thread until it is needed. The inherited files are closed
-without unlocking or deleting anything (the parent's ``flock`` locks are
-shared with the child through the open file descriptions), and whatever the
-parent had staged or logged is dropped: the parent writes it, once. A
-child started by ``multiprocessing`` leaves through ``os._exit``, which
-skips ``atexit``: its session closes from multiprocessing's own exit hook.
+the session into the child. Every live session is registered here, weakly.
+Before a fork, the forking thread waits for the session's background work in
+flight (a write-out, a checkpoint, a merge) and holds it off until the fork
+is done, so that no thread is inside pyarrow -- its allocator -- when the
+child is made. In the child, the session becomes a new writer: a new writer
+id, fresh staging, log and locks, a fresh ``mutex`` (the parent's may have
+been held at fork time), no background thread until it is needed. The
+inherited files are closed without unlocking or deleting anything (the
+parent's ``flock`` locks are shared with the child through the open file
+descriptions), and whatever the parent had staged or logged is dropped: the
+parent writes it, once. A child started by ``multiprocessing`` leaves
+through ``os._exit``, which skips ``atexit``: its session closes from
+multiprocessing's own exit hook.
 """
 
 from __future__ import annotations
@@ -74,8 +80,9 @@ class WriterSession:
             else None
         )
         self.log = LogWriter(
-            self.root, lock, self._fsync, self.reporter, self.compactor, self._fan_in
+            self.root, lock, self.mutex, self._fsync, self.reporter, self.compactor, self._fan_in
         )
+        self.log.on_full = self._wake
         self.failure = BackgroundFailure(self.root)
         self._ticker: Ticker | None = None
         self._needs_exit_hook = forked
@@ -96,6 +103,11 @@ class WriterSession:
             _close_at_multiprocessing_exit(self)
 
     def flush(self, key: RoundKey | None = None) -> None:
+        """``write(key)``, then ``settle()``."""
+        self.write(key)
+        self.settle()
+
+    def write(self, key: RoundKey | None = None) -> None:
         """Write out ``key``'s staged rows (all after a background failure, or when None).
 
         Raises:
@@ -106,14 +118,19 @@ class WriterSession:
             write_out(self.staging, self.log, None if retry or key is None else [key])
             if retry:
                 self.failure.cleared("at a flush")
-            if self.flush_interval == 0:
-                self.log.checkpoint()
+
+    def settle(self) -> None:
+        """After a write: checkpoint if there is no background writer; surface reports.
+
+        Call it without holding ``mutex`` (see ``LogWriter.checkpoint``).
+        """
+        if self.flush_interval == 0:
+            self.log.checkpoint()
         self.reporter.surface()
 
     def checkpoint(self) -> None:
         """Turn the log into parts now; failures are reported (``HousekeepingWarning``)."""
-        with self.mutex:
-            self.log.checkpoint()
+        self.log.checkpoint()
         self.reporter.surface()
 
     def read(self, table: str, checker: PartChecker) -> tuple[list[str], list[pa.RecordBatch]]:
@@ -138,7 +155,7 @@ class WriterSession:
                 write_out(self.staging, self.log)
             except StorageWriteError as exc:
                 error = exc
-            self.log.checkpoint()
+        self.log.checkpoint()
         if self.compactor is not None:
             self.compactor.drain(stop=True)
         with self.mutex:
@@ -156,6 +173,20 @@ class WriterSession:
                 "could not checkpoint %s at exit; the next writer recovers it", self.root
             )
 
+    def before_fork(self) -> None:
+        """Wait for the background work in flight, and hold it off (see the module docstring)."""
+        self.log.checkpointing.acquire()
+        self.mutex.acquire()
+        if self.compactor is not None:
+            self.compactor.working.acquire()
+
+    def after_fork_in_parent(self) -> None:
+        """Let the background work go on."""
+        if self.compactor is not None:
+            self.compactor.working.release()
+        self.mutex.release()
+        self.log.checkpointing.release()
+
     def after_fork(self) -> None:
         """In a forked child: become a new writer (see the module docstring)."""
         self.log.abandon()
@@ -169,7 +200,12 @@ class WriterSession:
                 self.failure.failed(exc)
                 return
             self.failure.cleared("in the background")
-            checkpoint_if_due(self.log, self.flush_interval)
+        checkpoint_if_due(self.log, self.flush_interval)
+
+    def _wake(self) -> None:
+        ticker = self._ticker
+        if ticker is not None:
+            ticker.wake()
 
 
 def _close_at_multiprocessing_exit(session: WriterSession) -> None:
@@ -178,10 +214,28 @@ def _close_at_multiprocessing_exit(session: WriterSession) -> None:
         util.Finalize(None, session.close_quietly, exitpriority=0)
 
 
+_FORKING: list[WriterSession] = []
+
+
+def _before_fork() -> None:
+    _FORKING[:] = list(_SESSIONS)
+    for session in _FORKING:
+        session.before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for session in reversed(_FORKING):
+        session.after_fork_in_parent()
+    _FORKING.clear()
+
+
 def _after_fork_in_child() -> None:
     forget_partition_locks()
-    for session in list(_SESSIONS):
+    for session in _FORKING:
         session.after_fork()
+    _FORKING.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(
+    before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
+)

@@ -45,8 +45,11 @@ def write_out(staging: Staging, log: LogWriter, keys: list[RoundKey] | None = No
 
 
 def checkpoint_if_due(log: LogWriter, interval: float) -> None:
-    """Checkpoint when ``interval`` seconds have passed since the last one."""
-    if time.monotonic() - log.last_checkpoint >= interval:
+    """Checkpoint when ``interval`` seconds have passed since the last one, or a segment is full.
+
+    Call it without holding the writer's mutex (see ``LogWriter.checkpoint``).
+    """
+    if log.checkpoint_wanted or time.monotonic() - log.last_checkpoint >= interval:
         log.checkpoint()
 
 
@@ -78,27 +81,36 @@ class BackgroundFailure:
 
 
 class Ticker:
-    """A daemon thread that runs ``step`` every ``interval`` seconds until stopped."""
+    """A daemon thread running ``step`` every ``interval`` seconds, or when woken, until stopped."""
 
     def __init__(self, step: Callable[[], None], interval: float, name: str) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=_run, args=(step, interval, self._stop), name=name, daemon=True
-        )
+        self._step = step
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next step now rather than at the end of the interval."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Stop the thread and wait for the step it may be running."""
-        self._stop.set()
+        self._stopping = True
+        self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
 
-
-def _run(step: Callable[[], None], interval: float, stop: threading.Event) -> None:
-    while not stop.wait(interval):
-        try:
-            step()
-        except Exception:
-            # A failed step leaves the rows staged or logged; the next step,
-            # a scope's exit or the shutdown tries again.
-            logger.exception("a background write-out step failed")
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                self._step()
+            except Exception:
+                # A failed step leaves the rows staged or logged; the next step,
+                # a scope's exit or the shutdown tries again.
+                logger.exception("a background write-out step failed")

@@ -191,9 +191,12 @@ class ParquetRepository:
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
         session = self._session
         with session.mutex:
-            if buffer.has_pending():
-                session.flush(key)
+            wrote = buffer.has_pending()
+            if wrote:
+                session.write(key)
             session.staging.close_buffer(key, buffer)
+        if wrote:
+            session.settle()
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from tests._workers import CLIENT, METRICS, N_EPOCHS, N_SPLITS, PROJECT, log_trial, read_table
@@ -15,7 +17,7 @@ from tests._workers import CLIENT, METRICS, N_EPOCHS, N_SPLITS, PROJECT, log_tri
 from arrowscope import cli
 from arrowscope.store import ParquetRepository
 from arrowscope.store import compact as compact_module
-from arrowscope.store._files import PartName, parse_part
+from arrowscope.store._files import PartName, parse_part, sort_rows
 from arrowscope.store._listing import Part
 from arrowscope.store.compact import MAX_MERGED_ROWS, plan_everything, plan_tiered, stats
 
@@ -177,3 +179,19 @@ def test_another_process_may_compact_a_live_writers_parts(data_dir: Path) -> Non
     assert read_table(compactor).num_rows == rows
     writer.close()
     compactor.close()
+
+
+def test_parts_are_sorted_as_a_plain_sort_would() -> None:
+    rng = random.Random(7)
+    n = 2000
+    data = pa.table(
+        {
+            "metric": [rng.choice(["loss", "acc", "zé", "a b"]) for _ in range(n)],
+            "phase": [rng.choice(["train", "valid"]) for _ in range(n)],
+            "trial": [rng.randrange(50) for _ in range(n)],
+            "split": [rng.randrange(-1, 3) for _ in range(n)],
+            "epoch": list(range(n)),
+        }
+    )
+    expected = data.sort_by([(k, "ascending") for k in SORT_KEYS])
+    assert sort_rows("metrics", data).equals(expected)

@@ -164,6 +164,7 @@ def _live_writer(root: Path, writer: str) -> Iterator[None]:
 
 
 def test_a_torn_log_is_read_up_to_its_last_batch_then_recovered(data_dir: Path) -> None:
+    """A segment of earlier versions (an Arrow IPC stream) is still read and recovered."""
     whole = _stream_bytes([_batch(0, 3), _batch(1, 4)])
     torn = whole[: len(whole) - 30]  # killed while appending the second batch
     segment = _partition(data_dir) / "log-deadbeef-00000000.arrows"

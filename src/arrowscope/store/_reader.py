@@ -20,7 +20,6 @@ writer checkpoints from memory, so its part will hold every row.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -28,7 +27,7 @@ from typing import Final, NamedTuple
 import pyarrow as pa
 
 from arrowscope.schema import table_schema
-from arrowscope.store._files import check_part, parse_log
+from arrowscope.store._files import check_part, parse_log, stamp_of
 from arrowscope.store._listing import (
     Part,
     Partition,
@@ -66,8 +65,7 @@ class PartChecker:
     def check(self, path: Path, table: str) -> None:
         """Raise ``CorruptFileError`` unless ``path`` is a part of ``table``."""
         key = str(path)
-        stat = os.stat(key)
-        stamp = (stat.st_size, stat.st_mtime_ns)
+        stamp = stamp_of(key)
         if self._seen.get(key) != stamp:
             check_part(key, table)
             self._seen[key] = stamp

@@ -82,32 +82,48 @@ def recover(root: Path, lock: WriterLock, reporter: Reporter, fsync: bool = Fals
         leftovers.setdefault(writer, [])
     leftovers.pop(lock.writer, None)
     recovered = 0
+    damaged: list[str] = []
     for writer, files in sorted(leftovers.items()):
         fd = claim_if_dead(writer_lock_path(root, writer))
         if fd is None:
             continue  # alive
         try:
-            done = [_recover_quietly(writer, item, lock, fsync, reporter) for item in files]
+            done = [
+                _recover_quietly(writer, item, lock, fsync, reporter, damaged) for item in files
+            ]
             if None not in done:
                 remove_quietly(writer_lock_path(root, writer))
             recovered += sum(n or 0 for n in done)
         finally:
             os.close(fd)
+    for message in damaged:  # once the work is done, whatever the warning filters do
+        warnings.warn(message, DamagedLogWarning, stacklevel=3)
     return recovered
 
 
 def _recover_quietly(
-    writer: str, item: _Leftover, lock: WriterLock, fsync: bool, reporter: Reporter
+    writer: str,
+    item: _Leftover,
+    lock: WriterLock,
+    fsync: bool,
+    reporter: Reporter,
+    damaged: list[str],
 ) -> int | None:
     """``_recover_file``, reporting a failure (None) rather than raising it."""
     try:
-        return _recover_file(writer, item, lock, fsync)
+        return _recover_file(writer, item, lock, fsync, damaged)
     except Exception as exc:  # housekeeping: the leftover stays for the next recovery
         reporter.failed("recovery", item[1].path / item[2], exc)
         return None
 
 
-def _recover_file(writer: str, item: _Leftover, lock: WriterLock, fsync: bool) -> int:
+def _recover_file(
+    writer: str, item: _Leftover, lock: WriterLock, fsync: bool, damaged: list[str]
+) -> int:
+    """Turn one leftover of a writer that is gone into its part; 1 for a segment, else 0.
+
+    The warning text for a segment damaged in the middle goes to ``damaged``.
+    """
     table, partition, name, segment = item
     path = partition.path / name
     if segment is None:
@@ -131,14 +147,14 @@ def _recover_file(writer: str, item: _Leftover, lock: WriterLock, fsync: bool) -
         write_part(partition.path, part, table, data, lock.writer, fsync)
     rows = sum(b.num_rows for b in contents.batches)
     if contents.damage:
-        _set_damaged_aside(path, rows, contents.rows_lost())
+        damaged.append(_set_damaged_aside(path, rows, contents.rows_lost()))
     else:
         remove_quietly(path)
         logger.info("recovered %s (%d rows)", path, rows)
     return 1
 
 
-def _set_damaged_aside(path: Path, rows: int, lost: str) -> None:
+def _set_damaged_aside(path: Path, rows: int, lost: str) -> str:
     aside = set_aside(path, DAMAGED_SUFFIX)
     message = (
         f"{path}: the log segment is damaged in the middle; {lost} could not be read and "
@@ -146,7 +162,7 @@ def _set_damaged_aside(path: Path, rows: int, lost: str) -> None:
         f"damaged segment is kept as {aside.name} for inspection (delete it when done)."
     )
     logger.warning("%s", message)
-    warnings.warn(message, DamagedLogWarning, stacklevel=4)
+    return message
 
 
 def _remove_covered(directory: Path, table: str, reporter: Reporter) -> None:

@@ -34,7 +34,6 @@ never log segments.
 from __future__ import annotations
 
 import math
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from arrowscope.store._files import (
     read_row_groups,
     remove_quietly,
     size_of,
+    stamp_of,
     write_part,
 )
 from arrowscope.store._listing import Part, list_parts, split_covered, walk
@@ -93,8 +93,7 @@ class RowCounts:
         """
         key = str(path)
         try:
-            stat = os.stat(key)
-            stamp = (stat.st_size, stat.st_mtime_ns)
+            stamp = stamp_of(key)
             known = self._known.get(key)
             if known is not None and known[0] == stamp:
                 return known[1]
@@ -176,11 +175,7 @@ def compact_partition(
         for _ in range(_MAX_PASSES):
             visible, covered = split_covered(list_parts(directory))
             remove_covered(covered, table)
-            runs = _runs(visible, table, writer, counts)
-            if fan_in is None:
-                plan = [c for run in runs for c in plan_everything(run, max_rows)]
-            else:
-                plan = [c for run in runs for c in plan_tiered(run, fan_in, max_rows)]
+            plan = _plan(_runs(visible, table, writer, counts), fan_in, max_rows)
             if not plan:
                 break
             for chunk in plan:
@@ -194,6 +189,12 @@ def compact_partition(
 
 
 Sized = tuple[Part, int]  # a part and its rows
+
+
+def _plan(runs: list[list[Sized]], fan_in: int | None, max_rows: int) -> list[list[Sized]]:
+    if fan_in is None:
+        return [chunk for run in runs for chunk in plan_everything(run, max_rows)]
+    return [chunk for run in runs for chunk in plan_tiered(run, fan_in, max_rows)]
 
 
 def plan_everything(run: list[Sized], max_rows: int) -> list[list[Sized]]:

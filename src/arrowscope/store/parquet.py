@@ -16,8 +16,8 @@ from arrowscope.store._buffer import MetricBuffer, now_us
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._reader import PartChecker
 from arrowscope.store._recovery import recover
-from arrowscope.store._session import WriterSession
 from arrowscope.store._staging import RoundKey, concat
+from arrowscope.store._writing import Writing
 from arrowscope.store.compact import compact
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ParquetRepository:
     named like a log) are ignored.
 
     Forked children (``multiprocessing``'s default on Linux) become writers
-    of their own; see ``_session``.
+    of their own; see ``_writing``.
 
     Locks use ``fcntl.flock``: POSIX systems only.
 
@@ -118,27 +118,27 @@ class ParquetRepository:
             )
         self._root.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
-        self._session = WriterSession(self._root, flush_interval, fsync, auto_compact_parts)
+        self._writing = Writing(self._root, flush_interval, fsync, auto_compact_parts)
         self._ids = IdAllocator(self._root, fsync)
         self._checker = PartChecker()
         self._keys: set[RoundKey] = set()
         self._stash: dict[str, tuple[str, tuple[list[str], list[pa.RecordBatch]]]] = {}
         # At exit (or when garbage-collected) flush and checkpoint; the
-        # finalizer holds the writer's session, not the repository.
-        self._finalizer = weakref.finalize(self, self._session.close_quietly)
-        session = self._session
-        recovered = recover(self._root, session.log.lock, session.reporter, fsync)
+        # finalizer holds the writing side, not the repository.
+        self._finalizer = weakref.finalize(self, self._writing.close_quietly)
+        writing = self._writing
+        recovered = recover(self._root, writing.log.lock, writing.reporter, fsync)
         if recovered:
             logger.info("recovered %d log segments in %s", recovered, self._root)
-        session.reporter.surface()
+        writing.reporter.surface()
 
     @property
     def writer_id(self) -> str:
-        return self._session.writer_id
+        return self._writing.writer_id
 
     @property
     def flush_interval(self) -> float:
-        return self._session.flush_interval
+        return self._writing.flush_interval
 
     @property
     def location(self) -> str | None:
@@ -161,8 +161,8 @@ class ParquetRepository:
             return False
         row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
         data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
-        with self._session.mutex:
-            self._session.log.write_part("catalog", (project,), data)
+        with self._writing.mutex:
+            self._writing.log.write_part("catalog", (project,), data)
         return True
 
     def list_names(self, project: str | None = None) -> list[str]:
@@ -183,27 +183,27 @@ class ParquetRepository:
         self, key: RoundKey, trial: int, split: int, metric: str, offsets: tuple[int, int] = (0, 0)
     ) -> MetricBuffer:
         self._check_key(key)
-        session = self._session
-        session.start()
-        with session.mutex:
-            return session.staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
+        writing = self._writing
+        writing.start()
+        with writing.mutex:
+            return writing.staging.open_buffer(key, MetricBuffer(trial, split, metric, *offsets))
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        session = self._session
-        with session.mutex:
+        writing = self._writing
+        with writing.mutex:
             wrote = buffer.has_pending()
             if wrote:
-                session.write(key)
-            session.staging.close_buffer(key, buffer)
+                writing.write(key)
+            writing.staging.close_buffer(key, buffer)
         if wrote:
-            session.settle()
+            writing.settle()
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)
-        session = self._session
-        session.start()
-        with session.mutex:
-            session.staging.append_event(key, fields)
+        writing = self._writing
+        writing.start()
+        with writing.mutex:
+            writing.staging.append_event(key, fields)
 
     def flush(self, key: RoundKey | None = None) -> None:
         """Append the staged rows of ``key`` (every partition when None) to the log.
@@ -212,15 +212,15 @@ class ParquetRepository:
             StorageWriteError: the append failed (no space, file too large,
                 read-only); the rows stay staged for the next flush.
         """
-        self._session.start()
-        self._session.flush(key)
+        self._writing.start()
+        self._writing.flush(key)
 
     def checkpoint(self) -> None:
         """Turn this writer's log segments into Parquet parts (rows still staged stay there).
 
         A failure is reported as a ``HousekeepingWarning``; the rows stay in the log.
         """
-        self._session.checkpoint()
+        self._writing.checkpoint()
 
     def close(self) -> None:
         """Write out, checkpoint, wait for compaction, drop the writer lock.
@@ -229,7 +229,7 @@ class ParquetRepository:
             StorageWriteError: the last write-out failed; the rows stay staged
                 (the next ``flush`` or the exit handler tries again).
         """
-        self._session.close()
+        self._writing.close()
 
     # -- reading -------------------------------------------------------------
     def parquet_files(self, table: str) -> list[str]:
@@ -252,7 +252,7 @@ class ParquetRepository:
 
     def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
         """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
-        files, batches = self._session.read(table, self._checker)
+        files, batches = self._writing.read(table, self._checker)
         return files, concat(table, batches)
 
     def compact(self) -> int:
@@ -261,14 +261,14 @@ class ParquetRepository:
         Raises:
             CorruptFileError: a foreign or unreadable file in the data directory.
         """
-        return compact(self._root, self._session.log.lock, fsync=self._fsync)
+        return compact(self._root, self._writing.log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
     def _paired(self, table: str, side: str) -> tuple[list[str], list[pa.RecordBatch]]:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:
             return stashed[1]
-        snapshot = self._session.read(table, self._checker)
+        snapshot = self._writing.read(table, self._checker)
         self._stash[table] = (side, snapshot)
         return snapshot
 

@@ -10,18 +10,18 @@ immutable parts. Reads take ``mutex`` while they list the files and collect
 this writer's own rows, so that a checkpoint cannot move rows between the two.
 
 Forks: ``os.fork`` (multiprocessing's default start method on Linux) copies
-the session into the child. Every live session is registered here, weakly.
-Before a fork, the forking thread waits for the session's background work in
+this writing side into the child. Every live ``Writing`` is registered here,
+weakly. Before a fork, the forking thread waits for its background work in
 flight (a write-out, a checkpoint, a merge) and holds it off until the fork
 is done, so that no thread is inside pyarrow -- its allocator -- when the
-child is made. In the child, the session becomes a new writer: a new writer
-id, fresh staging, log and locks, a fresh ``mutex`` (the parent's may have
-been held at fork time), no background thread until it is needed. The
-inherited files are closed without unlocking or deleting anything (the
-parent's ``flock`` locks are shared with the child through the open file
+child is made. In the child, each ``Writing`` becomes a new writer: a new
+writer id, fresh staging, log and locks, a fresh ``mutex`` (the parent's is
+held at fork time), no background thread until it is needed. The inherited
+files are closed without unlocking or deleting anything (the parent's
+``flock`` locks are shared with the child through the open file
 descriptions), and whatever the parent had staged or logged is dropped: the
 parent writes it, once. A child started by ``multiprocessing`` leaves
-through ``os._exit``, which skips ``atexit``: its session closes from
+through ``os._exit``, which skips ``atexit``: it closes its ``Writing`` from
 multiprocessing's own exit hook.
 """
 
@@ -46,11 +46,11 @@ from arrowscope.store._writer import LogWriter
 
 logger = logging.getLogger(__name__)
 
-_SESSIONS: weakref.WeakSet[WriterSession] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Writing] = weakref.WeakSet()
 
 
-class WriterSession:
-    """The staged rows, log writer, locks and background threads of one writer.
+class Writing:
+    """This process's writing side of one repository: staged rows, log, locks, threads.
 
     Args:
         root: The repository directory.
@@ -67,7 +67,7 @@ class WriterSession:
         self._fsync = fsync
         self._fan_in = fan_in
         self._begin(new_writer_id(), forked=False)
-        _SESSIONS.add(self)
+        _LIVE.add(self)
 
     def _begin(self, writer_id: str, forked: bool) -> None:
         self.mutex = threading.RLock()
@@ -208,31 +208,31 @@ class WriterSession:
             ticker.wake()
 
 
-def _close_at_multiprocessing_exit(session: WriterSession) -> None:
+def _close_at_multiprocessing_exit(writing: Writing) -> None:
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
-        util.Finalize(None, session.close_quietly, exitpriority=0)
+        util.Finalize(None, writing.close_quietly, exitpriority=0)
 
 
-_FORKING: list[WriterSession] = []
+_FORKING: list[Writing] = []
 
 
 def _before_fork() -> None:
-    _FORKING[:] = list(_SESSIONS)
-    for session in _FORKING:
-        session.before_fork()
+    _FORKING[:] = list(_LIVE)
+    for writing in _FORKING:
+        writing.before_fork()
 
 
 def _after_fork_in_parent() -> None:
-    for session in reversed(_FORKING):
-        session.after_fork_in_parent()
+    for writing in reversed(_FORKING):
+        writing.after_fork_in_parent()
     _FORKING.clear()
 
 
 def _after_fork_in_child() -> None:
     forget_partition_locks()
-    for session in _FORKING:
-        session.after_fork()
+    for writing in _FORKING:
+        writing.after_fork()
     _FORKING.clear()
 
 

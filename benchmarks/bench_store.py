@@ -16,21 +16,39 @@ Run: ``python benchmarks/bench_store.py`` (with arrowscope importable).
   rows: the same values stamped by this benchmark's own tight loop
   (microseconds apart, as synthetic benchmarks log), and float64 noise, the
   incompressible worst case.
+
+``python benchmarks/bench_store.py long-round --repeat 5`` measures one
+process logging a long round through the scopes (10,000 splits of 1,000
+values by default, ``flush_interval=0.1``), with automatic compaction on and
+off, each run in a fresh process: RSS sampled every 50 ms (min, median,
+max), bytes handed to ``write`` by the process (log, parts, merges: the
+``wchar`` of ``/proc/self/io``) and bytes of the final Parquet files, both
+per value stored, and split-exit latency (p50, p99, max). The table shows
+the median over the runs and, in brackets, their min and max.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from array import array
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
+import arrowscope as asc
+from arrowscope.schema import TABLES
 from arrowscope.store import MetricBuffer, ParquetRepository
 from arrowscope.store.compact import stats
 
@@ -209,10 +227,140 @@ def bench_disk(
     return before.bytes_per_row, after.bytes_per_row, after.rows, breakdown
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class _RssSampler(threading.Thread):
+    """Samples this process's resident set size every ``interval`` seconds."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[int] = []
+        self._interval = interval
+        self._done = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def run(self) -> None:
+        while not self._done.wait(self._interval):
+            with open("/proc/self/statm") as statm:
+                self.samples.append(int(statm.read().split()[1]) * self._page)
+
+    def stop(self) -> list[int]:
+        self._done.set()
+        self.join()
+        return self.samples
+
+
+def _written_bytes() -> int:
+    """Bytes this process handed to write calls so far (every thread), from /proc/self/io."""
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("wchar:"))
+
+
+def long_round(
+    directory: Path, splits: int, values: int, compaction: bool, flush_interval: float
+) -> dict[str, Any]:
+    """One long round through the scopes; see the module docstring for what is measured."""
+    rng = np.random.default_rng(0)
+    sampler = _RssSampler()
+    sampler.start()
+    written = _written_bytes()
+    start = time.perf_counter()
+    repo = ParquetRepository(directory, flush_interval, auto_compact_parts=10 if compaction else 0)
+    exits = array("d")
+    with asc.Root.from_repo(None, repo).get_project("bench") as project:
+        with project.get_client("store") as client, client.new_round(main_metric_name="acc") as rnd:
+            rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({}))
+            for _ in range(splits // 10):
+                with rnd.new_rvs_trial() as trial:
+                    for _ in range(10):
+                        with trial.new_validation_split() as split:
+                            with split.managed_metric("acc", higher_score_is_better=True) as m:
+                                m.add_train_results(rng.random(values // 2))
+                                m.add_valid_results(rng.random(values // 2))
+                            entered = time.perf_counter_ns()
+                        exits.append((time.perf_counter_ns() - entered) / 1000)
+    repo.close()
+    seconds = time.perf_counter() - start
+    written = _written_bytes() - written
+    rss = sampler.stop()
+    stored = sum(stats(directory, table).bytes for table in TABLES)
+    n_values = stats(directory, "metrics").rows
+    ordered = sorted(exits)
+    return {
+        "values": n_values,
+        "values_per_s": n_values / seconds,
+        "exit_us_p50": ordered[len(ordered) // 2],
+        "exit_us_p99": ordered[int(len(ordered) * 0.99)],
+        "exit_us_max": ordered[-1],
+        "rss_mb_min": min(rss) / 2**20,
+        "rss_mb_median": statistics.median(rss) / 2**20,
+        "rss_mb_max": max(rss) / 2**20,
+        "written_bytes_per_value": written / n_values,
+        "parquet_bytes_per_value": stored / n_values,
+        "parquet_files": sum(stats(directory, table).files for table in TABLES),
+    }
+
+
+_LONG_ROUND_ROWS = {
+    "values_per_s": ("values logged per second", "{:,.0f}"),
+    "exit_us_p50": ("split exit p50 (µs)", "{:.0f}"),
+    "exit_us_p99": ("split exit p99 (µs)", "{:.0f}"),
+    "exit_us_max": ("split exit max (µs)", "{:,.0f}"),
+    "rss_mb_min": ("RSS min (MB)", "{:.0f}"),
+    "rss_mb_median": ("RSS median (MB)", "{:.0f}"),
+    "rss_mb_max": ("RSS max (MB)", "{:.0f}"),
+    "written_bytes_per_value": ("bytes written per value (log, parts, merges)", "{:.1f}"),
+    "parquet_bytes_per_value": ("Parquet bytes per value at the end", "{:.2f}"),
+    "parquet_files": ("Parquet files at the end", "{:.0f}"),
+}
+
+
+def _spread(runs: list[dict[str, Any]], key: str, form: str) -> str:
+    values = [run[key] for run in runs]
+    median = form.format(statistics.median(values))
+    return f"{median} [{form.format(min(values))}–{form.format(max(values))}]"
+
+
+def long_round_table(args: argparse.Namespace) -> None:
+    """Run each configuration ``args.repeat`` times in fresh processes; print the table."""
+    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    for _ in range(args.repeat):
+        for mode in results:  # interleaved, so that machine load hits both alike
+            command = [sys.executable, __file__, "long-round", "--json", "--compaction", mode]
+            command += ["--splits", str(args.splits), "--values", str(args.values)]
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+            results[mode].append(json.loads(done.stdout.splitlines()[-1]))
+    print(f"| {args.splits:,} splits × {args.values:,} values | compaction on | compaction off |")
+    print("|---|---:|---:|")
+    for key, (label, form) in _LONG_ROUND_ROWS.items():
+        cells = [_spread(results[mode], key, form) for mode in ("on", "off")]
+        print(f"| {label} | {cells[0]} | {cells[1]} |")
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("what", nargs="?", default="table", choices=["table", "long-round"])
     parser.add_argument("--trials", type=int, default=1000, help="trials of the disk benchmark")
-    args = parser.parse_args()
+    parser.add_argument("--splits", type=int, default=10_000, help="splits of the long round")
+    parser.add_argument("--values", type=int, default=1000, help="values per split")
+    parser.add_argument("--repeat", type=int, default=5, help="fresh processes per setting")
+    parser.add_argument("--compaction", choices=["on", "off"], help="one run, this setting")
+    parser.add_argument("--json", action="store_true", help="one run: print its figures as JSON")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _parse()
+    if args.what == "long-round":
+        if args.compaction is None:
+            long_round_table(args)
+            return
+        scratch = Path(__file__).parent / ".scratch"  # the repository's disk, never committed
+        scratch.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+            figures = long_round(
+                Path(tmp), args.splits, args.values, args.compaction == "on", flush_interval=0.1
+            )
+        print(json.dumps(figures) if args.json else figures)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         append = bench_append(200_000)

@@ -10,15 +10,22 @@ so readers can check every row they get back.
 
 from __future__ import annotations
 
+import json
+import random
+import resource
+import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from arrowscope.schema import partition_columns
+from arrowscope.schema import partition_columns, table_schema
 from arrowscope.store import ParquetRepository, Repository
+from arrowscope.store._locks import WriterLock
+from arrowscope.store._log import LogSegment
 
 PROJECT = "crash test"
 CLIENT = "client %1"
@@ -133,11 +140,97 @@ def exit_without_close(root: str) -> None:
     print("exiting", flush=True)
 
 
+SEGMENT_ROWS = 20_000
+
+
+def append_forever(root: str) -> None:
+    """Append batches of ``SEGMENT_ROWS`` rows to one log segment until killed.
+
+    Epochs count up from 0 across batches, so readers can check they see a prefix.
+    """
+    path = Path(root) / "metrics" / "project=p" / "client=c" / "round=0" / "log-dead-00000000.aslog"
+    WriterLock(Path(root), "dead").ensure()  # alive, as writers are: recovery leaves it alone
+    segment = LogSegment(path, table_schema("metrics"), fsync=False)
+    rng = random.Random(0)
+    start = 0
+    while True:
+        n = SEGMENT_ROWS
+        batch = pa.RecordBatch.from_pydict(
+            {
+                "trial": [0] * n,
+                "split": [0] * n,
+                "attempt": [0] * n,
+                "metric": ["acc"] * n,
+                "phase": ["valid"] * n,
+                "epoch": range(start, start + n),
+                "value": [rng.random() for _ in range(n)],
+                "logged_at": [time.time_ns() // 1000] * n,
+            },
+            schema=table_schema("metrics"),
+        )
+        segment.append([batch])
+        segment.batches.clear()  # this worker never checkpoints: keep its memory flat
+        if start == 0:
+            print(f"segment {path}", flush=True)
+        start += n
+        time.sleep(0.02)
+
+
+def _log_scope_trial(rnd: Any, n_splits: int, counter: list[int]) -> None:
+    """One trial through the scope API; values follow ``expected_value``, counted in ``counter``."""
+    with rnd.new_rvs_trial() as trial:
+        number = trial.trial_number
+        for split_number in range(n_splits):
+            with trial.new_validation_split() as split:
+                for epoch in range(1, N_EPOCHS + 1):
+                    with split.managed_metric("acc", higher_score_is_better=True) as metric:
+                        metric.add_train_result(
+                            expected_value(number, split_number, "acc", "train", epoch)
+                        )
+                        metric.add_valid_result(
+                            expected_value(number, split_number, "acc", "valid", epoch)
+                        )
+                        counter[0] += 2
+
+
+def write_errors(root: str) -> None:
+    """Log trials through the scopes while every file write fails with EFBIG, then not.
+
+    ``RLIMIT_FSIZE`` 0 makes every write to a regular file fail with EFBIG,
+    even as root (SIGXFSZ ignored); raising the limit again is "space is back".
+    Prints ``error <json>`` for the error raised, ``logged <n>`` at the end.
+    """
+    import arrowscope as asc
+    from arrowscope.errors import StorageWriteError
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    logged = [0]
+    root_scope = asc.Root.at(root, flush_interval=0.05)
+    with root_scope.get_project(PROJECT) as project, project.get_client(CLIENT) as client:
+        with client.new_round(main_metric_name="acc") as rnd:
+            rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({}))
+            _log_scope_trial(rnd, N_SPLITS, logged)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
+            try:
+                _log_scope_trial(rnd, N_SPLITS, logged)
+            except StorageWriteError as exc:
+                report = {"message": str(exc), "errno": exc.errno, "path": exc.path}
+                print("error", json.dumps(report), flush=True)
+            time.sleep(0.4)  # the background writer fails at several ticks meanwhile
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            _log_scope_trial(rnd, N_SPLITS, logged)
+    root_scope.close()
+    print(f"logged {logged[0]}", flush=True)
+
+
 COMMANDS = {
     "crash-log": crash_log,
     "allocate-and-log": allocate_and_log,
     "count": count_loop,
     "exit-without-close": exit_without_close,
+    "append-forever": append_forever,
+    "write-errors": write_errors,
 }
 
 if __name__ == "__main__":

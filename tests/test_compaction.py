@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import random
 import subprocess
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from tests._workers import CLIENT, PROJECT, log_trial, read_table
+from tests._workers import CLIENT, METRICS, N_EPOCHS, N_SPLITS, PROJECT, log_trial, read_table
 
+from arrowscope import cli
 from arrowscope.store import ParquetRepository
-from arrowscope.store._files import parse_part
-from arrowscope.store.compact import stats
+from arrowscope.store import compact as compact_module
+from arrowscope.store._files import PartName, parse_part, sort_rows
+from arrowscope.store._listing import Part
+from arrowscope.store.compact import MAX_MERGED_ROWS, plan_everything, plan_tiered, stats
+
+SORT_KEYS = ("metric", "phase", "trial", "split", "epoch")
 
 Spawn = Callable[..., subprocess.Popen[str]]
 
@@ -72,20 +81,84 @@ def test_compaction_while_another_process_reads_never_changes_the_count(
     repo.close()
 
 
-@pytest.mark.parametrize("threshold", [2, 4])
-def test_auto_compaction_triggers_past_the_threshold(data_dir: Path, threshold: int) -> None:
-    repo = ParquetRepository(data_dir, flush_interval=3600, auto_compact_parts=threshold)
+@pytest.mark.parametrize("fan_in", [2, 4])
+def test_auto_compaction_merges_size_tiers_in_the_background(data_dir: Path, fan_in: int) -> None:
+    repo = ParquetRepository(data_dir, flush_interval=3600, auto_compact_parts=fan_in)
     key = (PROJECT, CLIENT, 0)
     rows = 0
-    for trial in range(11):
+    n_parts = 24
+    for trial in range(n_parts):
         rows += log_trial(repo, key, trial)
         repo.checkpoint()
-        counts = _parts_per_partition(data_dir)
-        assert max(counts.values()) <= threshold, counts
-    names = sorted(p.name for p in (data_dir / "metrics").rglob("part-*.parquet"))
-    assert any(parse_part(n).first < parse_part(n).last for n in names)  # type: ignore[union-attr]
+        assert read_table(repo).num_rows == rows  # readers never notice the merges
+    repo.close()  # waits for the background compaction
+    counts = _parts_per_partition(data_dir)
+    tiers = math.ceil(math.log(n_parts, fan_in))
+    assert max(counts.values()) <= (fan_in - 1) * (tiers + 1), counts
+    names = [parse_part(p.name) for p in (data_dir / "metrics").rglob("part-*.parquet")]
+    assert any(n is not None and n.first < n.last for n in names)
+    assert read_table(ParquetRepository(data_dir)).num_rows == rows
+
+
+def _sized(rows: list[int]) -> list[tuple[Part, int]]:
+    parts = [
+        Part(Path(f"part-w-{i:08d}-{i:08d}.parquet"), PartName("w", i, i)) for i in range(len(rows))
+    ]
+    return list(zip(parts, rows, strict=True))
+
+
+def _merged(plan: list[list[tuple[Part, int]]]) -> list[list[int]]:
+    return [[part.name.first for part, _ in chunk] for chunk in plan]
+
+
+def test_tiers_never_rewrite_a_big_part_for_a_few_new_rows() -> None:
+    assert plan_tiered(_sized([100_000, 100, 100, 100]), 4, MAX_MERGED_ROWS) == []
+    assert _merged(plan_tiered(_sized([100_000, 100, 90, 120, 100]), 4, MAX_MERGED_ROWS)) == [
+        [1, 2, 3, 4]
+    ]
+    # Four merged parts of about 400 rows make the next tier; the big one stays.
+    sizes = [100_000, 400, 390, 410, 400, 100]
+    assert _merged(plan_tiered(_sized(sizes), 4, MAX_MERGED_ROWS)) == [[1, 2, 3, 4]]
+    # Sizes on both sides of a tier boundary (8**3 = 512) still form one tier.
+    assert len(plan_tiered(_sized([500, 520] * 8), 8, MAX_MERGED_ROWS)) == 2
+    # Parts over max_rows / fan_in are final: never merged, and they split runs.
+    assert plan_tiered(_sized([300, 300, 300, 300]), 4, 1000) == []
+
+
+def test_everything_merges_runs_up_to_max_rows() -> None:
+    assert _merged(plan_everything(_sized([5, 5, 5, 5, 5]), 10)) == [[0, 1], [2, 3]]
+    assert _merged(plan_everything(_sized([100, 1, 1]), 50)) == [[1, 2]]
+
+
+def test_large_merges_stream_row_groups(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _write_parts(data_dir, rounds=1, parts_per_round=6)
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 150)  # a part holds 120 rows
+    repo = ParquetRepository(data_dir)
+    assert repo.compact() == 10
+    [merged] = list((data_dir / "metrics").rglob("part-*.parquet"))
+    meta = pq.read_metadata(merged)
+    assert meta.num_row_groups == 3 and meta.num_rows == rows
+    for group in range(meta.num_row_groups):
+        table = pq.ParquetFile(merged).read_row_group(group)
+        keys = list(zip(*(table[c].to_pylist() for c in SORT_KEYS), strict=True))
+        assert keys == sorted(keys), "a row group is not sorted"
     assert read_table(repo).num_rows == rows
     repo.close()
+
+
+def test_compact_command_while_writers_work_always_succeeds(data_dir: Path, spawn: Spawn) -> None:
+    go = data_dir.parent / "go"
+    go.touch()
+    writer = spawn("allocate-and-log", data_dir, 0, 200, go)
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+    runs = 0
+    while writer.poll() is None or runs < 3:
+        assert cli.main(["compact", str(data_dir), "--json"]) == 0
+        runs += 1
+    assert writer.returncode == 0
+    assert cli.main(["compact", str(data_dir)]) == 0
+    table = read_table(ParquetRepository(data_dir))
+    assert table.num_rows == 200 * N_SPLITS * len(METRICS) * 2 * N_EPOCHS
 
 
 def test_another_process_may_compact_a_live_writers_parts(data_dir: Path) -> None:
@@ -98,7 +171,7 @@ def test_another_process_may_compact_a_live_writers_parts(data_dir: Path) -> Non
     rows += log_trial(writer, key, 5)  # left in the live writer's log segment
     compactor = ParquetRepository(data_dir)
     assert compactor.compact() == 8  # 5 metrics and 5 events parts become 1 each
-    assert len(list(data_dir.rglob("log-*.arrows"))) == 2  # segments are never compacted
+    assert len(list(data_dir.rglob("log-*.aslog"))) == 2  # segments are never compacted
     assert read_table(compactor).num_rows == rows
     writer.checkpoint()  # segment 5: outside the merged range 0-4, so visible
     assert read_table(compactor).num_rows == rows
@@ -106,3 +179,19 @@ def test_another_process_may_compact_a_live_writers_parts(data_dir: Path) -> Non
     assert read_table(compactor).num_rows == rows
     writer.close()
     compactor.close()
+
+
+def test_parts_are_sorted_as_a_plain_sort_would() -> None:
+    rng = random.Random(7)
+    n = 2000
+    data = pa.table(
+        {
+            "metric": [rng.choice(["loss", "acc", "zé", "a b"]) for _ in range(n)],
+            "phase": [rng.choice(["train", "valid"]) for _ in range(n)],
+            "trial": [rng.randrange(50) for _ in range(n)],
+            "split": [rng.randrange(-1, 3) for _ in range(n)],
+            "epoch": list(range(n)),
+        }
+    )
+    expected = data.sort_by([(k, "ascending") for k in SORT_KEYS])
+    assert sort_rows("metrics", data).equals(expected)

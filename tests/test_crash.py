@@ -167,6 +167,7 @@ def _live_writer(root: Path, writer: str) -> Iterator[None]:
 
 
 def test_a_torn_log_is_read_up_to_its_last_batch_then_recovered(data_dir: Path) -> None:
+    """A segment of earlier versions (an Arrow IPC stream) is still read and recovered."""
     whole = _stream_bytes([_batch(0, 3), _batch(1, 4)])
     torn = whole[: len(whole) - 30]  # killed while appending the second batch
     segment = _partition(data_dir) / "log-deadbeef-00000000.arrows"
@@ -292,4 +293,29 @@ def test_a_part_of_a_newer_format_asks_for_an_upgrade(data_dir: Path) -> None:
     repo = ParquetRepository(data_dir)
     with pytest.raises(CorruptFileError, match=r"format version 3.*upgrade arrowscope"):
         repo.parquet_files("metrics")
+    repo.close()
+
+
+@pytest.mark.parametrize("link", ["directory", "part"])
+def test_a_symbolic_link_inside_a_table_fails_reads_but_not_recovery(
+    data_dir: Path, link: str
+) -> None:
+    partition = _partition(data_dir)
+    part = partition / "part-w-00000000-00000000.parquet"
+    pq.write_table(pa.Table.from_batches([_batch(0, 2)]).cast(table_schema("metrics")), part)
+    if link == "directory":
+        linked = partition.parent / "round=7"
+        linked.symlink_to("round=0")  # polars would read round 0's rows twice
+    else:
+        linked = partition / "part-w-00000001-00000001.parquet"
+        linked.symlink_to(part.name)
+    repo = ParquetRepository(data_dir)  # recovery lists leniently: it opens
+    for read in (repo.parquet_files, repo.pending):
+        with pytest.raises(CorruptFileError, match="symbolic link") as caught:
+            read("metrics")
+        assert caught.value.path == str(linked)
+    with pytest.raises(CorruptFileError, match="symbolic link"):
+        repo.compact()
+    linked.unlink()
+    assert len(read_table(repo)) == 2
     repo.close()

@@ -27,6 +27,7 @@ from arrowscope.demo import DEMO_HELP, demo_arguments, run_demo_command
 from arrowscope.errors import ArrowscopeError
 from arrowscope.query import QuerySession, Result, open_directory
 from arrowscope.schema import TABLES
+from arrowscope.store.compact import total_size
 
 logger = logging.getLogger("arrowscope.cli")
 
@@ -383,8 +384,8 @@ def _round_label(row: Sequence[Any]) -> str:
 
 
 def _part_sizes(list_files: Callable[[str], list[str]]) -> tuple[int, int]:
-    files = [path for table in TABLES for path in list_files(table)]
-    return len(files), sum(os.path.getsize(path) for path in files)
+    # Parts listed may be merged away by a concurrent compaction before they are sized.
+    return total_size(path for table in TABLES for path in list_files(table))
 
 
 def _path_argument(parser: argparse.ArgumentParser) -> None:

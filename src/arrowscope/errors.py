@@ -1,4 +1,4 @@
-"""The exceptions arrowscope raises: one root class and a few specific ones.
+"""The exceptions arrowscope raises (one root class and a few specific ones) and its warnings.
 
 Each subclass also derives from the builtin a caller would naturally catch
 (``ValueError``, ``LookupError``, ...), so ``except ValueError`` keeps working.
@@ -6,6 +6,7 @@ Each subclass also derives from the builtin a caller would naturally catch
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -66,3 +67,55 @@ class CorruptFileError(ArrowscopeError, OSError):
             f"{self.path}: {reason}. Move the file out of the data directory "
             "(arrowscope never rewrites or deletes files it did not write)."
         )
+
+
+class StorageWriteError(ArrowscopeError, OSError):
+    """Rows could not be appended to the log (disk full, file too large, read-only, ...).
+
+    Nothing is lost: the rows stay in memory and are written at the next
+    flush that succeeds. ``errno`` is the operating system's error number.
+    """
+
+    def __init__(self, path: str | Path, cause: OSError) -> None:
+        self.path = str(path)
+        self.cause = cause
+        name = self.errno_name(cause.errno)
+        self.message = (
+            f"{self.path}: could not write the log ({name}: {cause.strerror or cause}). "
+            "Free space or fix the permissions of the data directory; nothing is lost: "
+            "the rows stay in memory and are written at the next successful flush."
+        )
+        super().__init__(self.message)
+        self.errno = cause.errno
+        self.strerror = cause.strerror
+        self.filename = self.path
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[type[StorageWriteError], tuple[str, OSError]]:
+        # Pickled across processes (executors) with the arguments, not the message.
+        return (type(self), (self.path, self.cause))
+
+    @staticmethod
+    def errno_name(number: int | None) -> str:
+        """``ENOSPC`` for 28 and the like; ``errno <n>`` for numbers without a name."""
+        if number is None:
+            return "no errno"
+        return errno.errorcode.get(number, f"errno {number}")
+
+
+class HousekeepingWarning(UserWarning):
+    """A checkpoint or compaction failed; the rows are safe in the log meanwhile.
+
+    Reported once per cause and never raised into a ``with`` block: the
+    chore is tried again later, and the log holds every row until it works.
+    """
+
+
+class DamagedLogWarning(UserWarning):
+    """A log segment had unreadable records in the middle: their rows are lost.
+
+    The readable records were recovered; the segment is kept beside the data
+    under a ``.damaged`` name for inspection.
+    """

@@ -2,8 +2,11 @@
 
 A partition directory holds, per writer ``<w>`` (see ``Staging.writer_id``):
 
-* ``log-<w>-<seg:08d>.arrows`` -- an Arrow IPC stream that the writer appends
-  to (log segment ``seg``); plain ``**/*.parquet`` globs never match it;
+* ``log-<w>-<seg:08d>.aslog`` -- the log segment ``seg`` the writer appends
+  framed Arrow record batches to (see ``_log``; earlier versions wrote Arrow
+  IPC streams named ``….arrows``, still read); ``**/*.parquet`` never matches;
+* ``<segment name>.damaged`` -- a segment recovery found damaged in the
+  middle, kept aside for inspection once its readable rows are in a part;
 * ``part-<w>-<first:08d>-<last:08d>.parquet`` -- an immutable Parquet part
   holding the rows of segments ``first`` to ``last`` (``first == last`` for a
   checkpoint, a wider range for a compacted file);
@@ -14,7 +17,8 @@ A partition directory holds, per writer ``<w>`` (see ``Staging.writer_id``):
 
 Parts are written under a temporary name in the same directory, optionally
 fsynced, then published with ``os.link`` so that an existing file is never
-replaced.
+replaced. A part is written from one table, or streamed from a sequence of
+tables (one row group each), so that merging large parts takes bounded memory.
 """
 
 from __future__ import annotations
@@ -22,22 +26,31 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from arrowscope.errors import CorruptFileError
-from arrowscope.schema import FORMAT_VERSION, METADATA_TABLE_KEY, METADATA_VERSION_KEY, conform
+from arrowscope.schema import (
+    FORMAT_VERSION,
+    METADATA_TABLE_KEY,
+    METADATA_VERSION_KEY,
+    conform,
+    table_schema,
+)
 
 PART_SUFFIX: Final = ".parquet"
-LOG_SUFFIX: Final = ".arrows"
+LOG_SUFFIX: Final = ".aslog"
+DAMAGED_SUFFIX: Final = ".damaged"
 TMP_SUFFIX: Final = ".tmp"
 COMPACT_LOCK: Final = ".compact.lock"
 
 _PART_RE: Final = re.compile(r"part-([0-9A-Za-z_]+)-(\d+)-(\d+)\.parquet")
-_LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.arrows")
+_LOG_RE: Final = re.compile(r"log-([0-9A-Za-z_]+)-(\d+)\.(?:aslog|arrows)")
 _TMP_RE: Final = re.compile(r"part-[0-9A-Za-z_]+-\d+-\d+\.parquet\.([0-9A-Za-z_]+)\.tmp")
 
 # Rows of the metrics table are sorted this way before a part is written:
@@ -97,30 +110,128 @@ def tmp_creator(name: str) -> str | None:
 
 
 def write_part(
-    directory: Path, name: PartName, table: str, data: pa.Table, creator: str, fsync: bool
+    directory: Path,
+    name: PartName,
+    table: str,
+    data: pa.Table | Iterable[pa.Table],
+    creator: str,
+    fsync: bool,
 ) -> bool:
     """Write ``data`` as the part ``name`` of ``table`` in ``directory``, atomically.
 
-    The file is written as ``<name>.<creator>.tmp``, fsynced when ``fsync``,
-    and published with a hard link, which fails rather than replace a file.
+    ``write_unpublished`` then ``publish``; see both.
 
     Returns:
         False when a part of that name already existed (the new one is dropped).
     """
-    final = directory / name.filename
-    tmp = directory / f"{name.filename}.{creator}{TMP_SUFFIX}"
-    keys = _SORT_KEYS.get(table)
-    if keys is not None and data.num_rows > 1:
-        # A log holds one small batch per flush: sorting thousands of chunks
-        # costs about five times more than combining them first.
-        data = data.combine_chunks().sort_by([(k, "ascending") for k in keys])
+    unpublished = write_unpublished(directory, name, table, data, creator, fsync)
     try:
-        pq.write_table(data, tmp, **parquet_options(table, data.schema))
+        return publish(unpublished, directory / name.filename, fsync)
+    finally:
+        remove_quietly(unpublished)
+
+
+def write_unpublished(
+    directory: Path,
+    name: PartName,
+    table: str,
+    data: pa.Table | Iterable[pa.Table],
+    creator: str,
+    fsync: bool,
+) -> Path:
+    """Write ``data`` as ``<name>.<creator>.tmp`` in ``directory`` (fsynced when ``fsync``).
+
+    ``data`` is one table, or tables written one row group each (each sorted
+    on its own), so that a large merge never holds every row in memory.
+    Readers never list the file; ``publish`` it, or remove it.
+    """
+    tmp = directory / f"{name.filename}.{creator}{TMP_SUFFIX}"
+    schema = table_schema(table)
+    try:
+        if isinstance(data, pa.Table):
+            pq.write_table(sort_rows(table, data), tmp, **parquet_options(table, data.schema))
+        else:
+            with pq.ParquetWriter(tmp, schema, **parquet_options(table, schema)) as writer:
+                for chunk in data:
+                    writer.write_table(sort_rows(table, chunk), row_group_size=chunk.num_rows)
         if fsync:
             _fsync_path(tmp)
-        return _publish(tmp, final, fsync)
-    finally:
-        _remove(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            _remove(tmp)
+        raise
+    return tmp
+
+
+def sort_rows(table: str, data: pa.Table) -> pa.Table:
+    """``data`` in the order parts of ``table`` are stored in (see ``_SORT_KEYS``).
+
+    Text keys are sorted by their rank among the distinct values, which
+    compares integers instead of strings: 1.7 times faster on a merge of
+    500,000 rows, the same order.
+    """
+    keys = [k for k in _SORT_KEYS.get(table, ()) if k in data.schema.names]
+    if not keys or data.num_rows < 2:
+        return data
+    # A log holds one small batch per flush: sorting thousands of chunks
+    # costs about five times more than combining them first.
+    data = data.combine_chunks()
+    columns = {}
+    for key in keys:
+        column = data[key]
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            distinct = pc.unique(column)
+            column = pc.index_in(column, value_set=distinct.take(pc.sort_indices(distinct)))
+        columns[key] = column
+    order = pc.sort_indices(pa.table(columns), sort_keys=[(k, "ascending") for k in keys])
+    return data.take(order)
+
+
+def read_row_groups(path: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+    """The row groups of one part, one table each (bounded memory for large parts)."""
+    with pq.ParquetFile(path) as file:
+        for index in range(file.num_row_groups):
+            yield conform(file.read_row_group(index), schema)
+
+
+def set_aside(path: Path, suffix: str) -> Path:
+    """Rename ``path`` to ``<path><suffix>`` (or ``<path><suffix>-<n>``), never replacing a file."""
+    target = path.with_name(path.name + suffix)
+    number = 0
+    while True:
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            number += 1
+            target = path.with_name(f"{path.name}{suffix}-{number}")
+            continue
+        except OSError:  # no hard links here: rename, the name checked first
+            if target.exists():
+                number += 1
+                target = path.with_name(f"{path.name}{suffix}-{number}")
+                continue
+            os.rename(path, target)
+            return target
+        _remove(path)
+        return target
+
+
+def stamp_of(path: str | Path) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a file: a part with the same stamp is the same part.
+
+    Raises:
+        FileNotFoundError: the file is gone.
+    """
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def size_of(path: str | Path) -> int | None:
+    """The size of a file in bytes, or None when it is gone (a compaction removed it)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
 
 
 def parquet_options(table: str, schema: pa.Schema) -> dict[str, Any]:
@@ -190,7 +301,12 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _publish(tmp: Path, final: Path, fsync: bool) -> bool:
+def publish(tmp: Path, final: Path, fsync: bool) -> bool:
+    """Give the written file ``tmp`` its final name with a hard link, never replacing a file.
+
+    Returns:
+        False when ``final`` exists already (``tmp`` is left for the caller to remove).
+    """
     try:
         os.link(tmp, final)
     except FileExistsError:

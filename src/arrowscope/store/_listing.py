@@ -6,7 +6,14 @@ column (``project=…/client=…/round=…`` for metrics and events,
 ``schema.partition_schema``. A ``.parquet`` file anywhere else, or one whose
 name is not an arrowscope part name, is a foreign file: plain DuckDB over
 ``**/*.parquet`` would read it, so listings refuse it with
-``CorruptFileError``. Other foreign files (notes, ``.DS_Store``) are ignored.
+``CorruptFileError``. So is a symbolic link to a directory, a part or a log
+segment inside a table (``round=7 -> round=0``): glob readers that follow
+links (polars) would count the rows it leads to twice, others not. Other
+foreign files (notes, ``.DS_Store``) are ignored. Recovery lists with
+``strict=False``: it skips all of these.
+
+Files may vanish while they are listed (a checkpoint deletes its segment, a
+compaction the parts it merged): listings never fail for that.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -22,7 +30,7 @@ import pyarrow as pa
 from arrowscope.errors import CorruptFileError
 from arrowscope.location import encode_partition_value
 from arrowscope.schema import partition_columns, partition_schema
-from arrowscope.store._files import PART_SUFFIX, PartName, parse_part
+from arrowscope.store._files import PART_SUFFIX, PartName, parse_log, parse_part
 
 PartitionValue = str | int
 
@@ -57,22 +65,23 @@ def walk(root: Path, table: str, strict: bool = True) -> list[tuple[Partition, l
 
     Raises:
         CorruptFileError: (when ``strict``) a ``.parquet`` file outside a
-            partition directory.
+            partition directory, or a symbolic link (see the module docstring).
     """
     columns = partition_columns(table)
     types = partition_schema(table)
     found: list[tuple[Partition, list[str]]] = []
 
     def visit(directory: Path, key: tuple[PartitionValue, ...]) -> None:
-        try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except FileNotFoundError:
-            return
+        entries = _entries(directory)
         if len(key) == len(columns):
-            found.append((Partition(directory, key), [e.name for e in entries if e.is_file()]))
+            files = [e.name for e in entries if _plain_file(e, strict)]
+            found.append((Partition(directory, key), files))
             return
         for entry in entries:
-            if entry.is_dir():
+            if entry.is_symlink():
+                if strict and (entry.is_dir() or _stored_name(entry.name)):
+                    raise CorruptFileError(entry.path, _SYMLINK)
+            elif entry.is_dir():
                 value = _decode(entry.name, columns[len(key)], types.field(len(key)).type)
                 if value is None:
                     if strict:
@@ -91,22 +100,22 @@ def list_parts(directory: Path, strict: bool = True) -> list[Part]:
 
     Raises:
         CorruptFileError: (when ``strict``) a ``.parquet`` file whose name is
-            not a part name.
+            not a part name, or a symbolic link named like a part.
     """
     parts = []
-    try:
-        names = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return []
-    for name in names:
-        if not name.endswith(PART_SUFFIX):
+    for entry in _entries(directory):
+        if not entry.name.endswith(PART_SUFFIX):
             continue
-        parsed = parse_part(name)
-        path = directory / name
+        parsed = parse_part(entry.name)
+        path = directory / entry.name
+        if entry.is_symlink():
+            if strict:
+                raise CorruptFileError(path, _SYMLINK)
+            continue
         if parsed is None:
             if not strict:
                 continue
-            if path.is_dir():
+            if entry.is_dir():
                 _refuse_parquet_below(path)
                 continue
             raise CorruptFileError(path, "a Parquet file not written by arrowscope (foreign name)")
@@ -143,6 +152,49 @@ def segment_in_parts(parts: list[Part], writer: str, segment: int) -> bool:
     return any(p.name.writer == writer and p.name.first <= segment <= p.name.last for p in parts)
 
 
+_SYMLINK: Final = (
+    "a symbolic link inside a table: glob readers disagree on it (polars follows it and "
+    "counts the rows it leads to twice, DuckDB skips them); replace it by what it points to"
+)
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` by name; none when it vanished."""
+    try:
+        with os.scandir(directory) as scan:
+            return sorted(scan, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _plain_file(entry: os.DirEntry[str], strict: bool) -> bool:
+    """True for a regular file; a stored-looking symbolic link is refused when ``strict``."""
+    if not entry.is_symlink():
+        return _is_file(entry)
+    if strict and (_stored_name(entry.name) or _is_dir(entry)):
+        raise CorruptFileError(entry.path, _SYMLINK)
+    return False
+
+
+def _stored_name(name: str) -> bool:
+    """Names readers act on: Parquet files and log segments."""
+    return name.endswith(PART_SUFFIX) or parse_log(name) is not None
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except FileNotFoundError:
+        return False
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except FileNotFoundError:
+        return False
+
+
 def _decode(dirname: str, column: str, type_: pa.DataType) -> PartitionValue | None:
     name, sep, raw = dirname.partition("=")
     if not sep or name != column:
@@ -154,7 +206,7 @@ def _decode(dirname: str, column: str, type_: pa.DataType) -> PartitionValue | N
 
 
 def _refuse_parquet_below(directory: Path) -> None:
-    for dirpath, _, filenames in os.walk(directory):
+    for dirpath, _, filenames in os.walk(directory):  # symbolic links are not followed
         for name in filenames:
             if name.endswith(PART_SUFFIX):
                 raise CorruptFileError(

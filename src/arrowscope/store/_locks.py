@@ -5,6 +5,11 @@ dies, so "the lock can be taken" means "its writer is gone". Lock files that
 get deleted are re-checked after locking (the path must still name the
 locked inode), the usual guard against locking a file someone just unlinked.
 POSIX only.
+
+A forked child shares its parent's flock locks (they belong to the open
+file description, which both hold): it must close its copies of the
+descriptors without unlocking them (``WriterLock.forget``,
+``forget_partition_locks``), or the parent's locks would outlive the parent.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import fcntl
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +29,9 @@ from arrowscope.store._files import COMPACT_LOCK
 
 WRITERS_DIR: Final = "_writers"
 LOCK_SUFFIX: Final = ".lock"
+
+# Descriptors of the partition locks this process holds (closed in a forked child).
+_PARTITION_FDS: set[int] = set()
 
 
 def writer_lock_path(root: Path, writer: str) -> Path:
@@ -64,13 +73,15 @@ class WriterLock:
 
     It is taken lazily (``ensure``) before the first file is written and
     released (and its file deleted) by ``release``, once nothing of the writer
-    is left in log segments.
+    is left in log segments. The writing thread and the compaction thread
+    share it.
     """
 
     def __init__(self, root: Path, writer: str) -> None:
         self.writer = writer
         self.path = writer_lock_path(root, writer)
         self._fd: int | None = None
+        self._mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -78,9 +89,15 @@ class WriterLock:
 
     def ensure(self) -> None:
         """Take the lock unless it is held already (waits for a recovery to finish)."""
+        if self._fd is not None:
+            return
+        with self._mutex:
+            self._take()
+
+    def _take(self) -> None:
         while self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             fcntl.flock(fd, fcntl.LOCK_EX)
             if _names_inode(self.path, fd):
                 self._fd = fd
@@ -90,12 +107,20 @@ class WriterLock:
 
     def release(self) -> None:
         """Delete the lock file and drop the lock."""
-        if self._fd is None:
-            return
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        os.close(self._fd)
-        self._fd = None
+        with self._mutex:
+            if self._fd is None:
+                return
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            os.close(self._fd)
+            self._fd = None
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited descriptor, leaving the parent's lock held."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def claim_if_dead(path: Path) -> int | None:
@@ -124,7 +149,8 @@ def partition_lock(directory: Path) -> Iterator[bool]:
 
     The lock file is never deleted, so no inode check is needed.
     """
-    fd = os.open(directory / COMPACT_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / COMPACT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    _PARTITION_FDS.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -133,6 +159,7 @@ def partition_lock(directory: Path) -> Iterator[bool]:
             return
         yield True
     finally:
+        _PARTITION_FDS.discard(fd)
         os.close(fd)
 
 
@@ -141,6 +168,14 @@ def _write_identity(fd: int, writer: str) -> None:
     text = json.dumps({"writer": writer, "pid": os.getpid(), "host": socket.gethostname()})
     os.ftruncate(fd, 0)
     os.pwrite(fd, text.encode(), 0)
+
+
+def forget_partition_locks() -> None:
+    """In a forked child: close the partition-lock descriptors inherited, without unlocking."""
+    for fd in list(_PARTITION_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _PARTITION_FDS.clear()
 
 
 def _names_inode(path: Path, fd: int) -> bool:

@@ -11,12 +11,15 @@ every row visible exactly once:
 
 A segment that vanished before it was read has its part published already,
 so step 2 sees it. A part that vanishes while it is checked means a wider
-part exists: the whole read starts over.
+part exists: the whole read starts over. A segment being written ends in an
+incomplete record: the rows before it are what is written so far. Damage in
+the middle of another writer's live segment is logged (once per file); that
+writer checkpoints from memory, so its part will hold every row.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -24,7 +27,7 @@ from typing import Final, NamedTuple
 import pyarrow as pa
 
 from arrowscope.schema import partition_columns, table_schema
-from arrowscope.store._files import check_part, parse_log, read_part
+from arrowscope.store._files import check_part, parse_log, read_part, stamp_of
 from arrowscope.store._listing import (
     Part,
     Partition,
@@ -36,7 +39,10 @@ from arrowscope.store._listing import (
 from arrowscope.store._log import read_log
 from arrowscope.store._staging import concat, with_partition
 
+logger = logging.getLogger(__name__)
+
 _ATTEMPTS: Final = 200
+_DAMAGE_LOGGED: set[Path] = set()
 
 
 class Snapshot(NamedTuple):
@@ -59,8 +65,7 @@ class PartChecker:
     def check(self, path: Path, table: str) -> None:
         """Raise ``CorruptFileError`` unless ``path`` is a part of ``table``."""
         key = str(path)
-        stat = os.stat(key)
-        stamp = (stat.st_size, stat.st_mtime_ns)
+        stamp = stamp_of(key)
         if self._seen.get(key) != stamp:
             check_part(key, table)
             self._seen[key] = stamp
@@ -89,11 +94,14 @@ def _read_once(root: Path, table: str, own_writer: str, checker: PartChecker) ->
             parsed = parse_log(name)
             if parsed is None or parsed[0] == own_writer:
                 continue
+            path = partition.path / name
             try:
-                batches = read_log(partition.path / name, schema)
+                contents = read_log(path, schema)
             except FileNotFoundError:
                 continue  # checkpointed meanwhile: its part is listed below
-            logs.append((partition, parsed[0], parsed[1], batches))
+            if contents.damage:
+                _report_damage(path, contents.rows_lost())
+            logs.append((partition, parsed[0], parsed[1], contents.batches))
     files: list[str] = []
     visible_by_dir: dict[Path, list[Part]] = {}
     for partition, _ in partitions:
@@ -151,3 +159,9 @@ def _read_partitions_once(
 
 def _partition_of(table: str, batch: pa.RecordBatch) -> tuple[object, ...]:
     return tuple(batch.column(name)[0].as_py() for name in partition_columns(table))
+
+
+def _report_damage(path: Path, rows: str) -> None:
+    if path not in _DAMAGE_LOGGED:
+        _DAMAGE_LOGGED.add(path)
+        logger.warning("%s: damaged records in the middle of a live log (%s skipped)", path, rows)

@@ -5,6 +5,7 @@ Both repositories compose a ``Staging``; it knows nothing about files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -67,6 +68,28 @@ class Staging:
         if batch is not None:
             out["events"].append(batch)
         return out
+
+    @contextlib.contextmanager
+    def handoff(self, key: RoundKey) -> Iterator[dict[str, list[pa.RecordBatch]]]:
+        """``take(key)``, undone when the ``with`` block raises.
+
+        The batches stay taken only if the block completes (they were
+        written); on an exception they are pending again, and the next
+        ``take`` or ``handoff`` returns them with whatever was added since.
+        """
+        buffers = list(self._buffers.get(key, {}).values())
+        marks = [(b, b.train_flushed, b.valid_flushed) for b in buffers]
+        events = self._events.get(key)
+        rows = events.rows if events is not None else []
+        taken = self.take(key)
+        try:
+            yield taken
+        except BaseException:
+            for buffer, train, valid in marks:
+                buffer.train_flushed, buffer.valid_flushed = train, valid
+            if events is not None:
+                events.rows = rows + events.rows
+            raise
 
     def peek(self, table: str) -> Iterator[tuple[RoundKey, pa.RecordBatch]]:
         """Every pending batch of ``table`` with its partition, left pending."""

@@ -6,7 +6,6 @@ import errno
 import logging
 import os
 import socket
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,10 @@ from arrowscope.store._buffer import MetricBuffer, now_us
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._locks import WriterInfo
 from arrowscope.store._orphans import abort_fields, orphaned_scopes, summary_fields
-from arrowscope.store._reader import PartChecker, Snapshot, read_partitions, read_snapshot
+from arrowscope.store._reader import PartChecker, read_partitions
 from arrowscope.store._recovery import recover
-from arrowscope.store._staging import RoundKey, Staging, concat, new_writer_id, with_partition
-from arrowscope.store._ticker import Ticker, checkpoint_if_due, write_out
-from arrowscope.store._writer import LogWriter
+from arrowscope.store._staging import RoundKey, concat
+from arrowscope.store._writing import Writing
 from arrowscope.store.compact import compact
 
 logger = logging.getLogger(__name__)
@@ -39,41 +37,62 @@ class ParquetRepository:
     Layout (``<p>``/``<c>`` percent-encoded, see ``location.encode_partition_value``)::
 
         <root>/metrics/project=<p>/client=<c>/round=<n>/part-<writer>-<first>-<last>.parquet
-        <root>/metrics/project=<p>/client=<c>/round=<n>/log-<writer>-<segment>.arrows
+        <root>/metrics/project=<p>/client=<c>/round=<n>/log-<writer>-<segment>.aslog
         <root>/events/...                          (same as metrics)
         <root>/catalog/project=<p>/part-<writer>-<k>-<k>.parquet
         <root>/_ids/..., <root>/_names/...         round/trial numbers, namespaces
         <root>/_writers/<writer>.lock              held by each live writer
 
-    ``flush`` appends the buffered rows to this writer's Arrow IPC log segment
-    of the partition (a ``write`` to the kernel: it survives ``kill -9``;
+    ``flush`` appends the buffered rows to this writer's log segment of the
+    partition (a ``write`` to the kernel: it survives ``kill -9``;
     ``fsync=True`` also survives a power loss). A daemon thread does the same
     every ``flush_interval`` seconds for scopes that are still running, so a
     crash loses at most that much of what they logged. Checkpoints turn
-    segments into Parquet parts, atomically; they run once ``flush_interval``
-    seconds have passed since the last one (from that thread or a ``flush``),
-    when a segment grows large, on ``close`` and at interpreter exit. Opening
-    a repository recovers the segments of writers that are gone. Plain
-    readers of ``**/*.parquet`` are at most about ``flush_interval`` behind a
-    live writer.
+    segments into Parquet parts, atomically; the same thread runs them every
+    ``flush_interval`` seconds (with ``flush_interval=0``, every ``flush``
+    does), and they run when a segment grows large, on ``close`` and at
+    interpreter exit. Opening a repository recovers the segments of writers
+    that are gone, and ends the trials and splits they left running ABORTED
+    (``_orphans``). Plain readers of ``**/*.parquet`` are at most about
+    ``flush_interval`` behind a live writer.
+
+    Failures: a log append that fails (disk full, file too large, read-only
+    directory) raises ``StorageWriteError`` from ``flush`` and keeps the rows
+    staged, to be written exactly once by the next flush that succeeds (see
+    ``_ticker`` for failures of the background thread). Checkpoints,
+    compaction and recovery are housekeeping: their failures are logged once
+    per cause and raised as ``HousekeepingWarning`` from the next ``flush``,
+    ``checkpoint`` or ``close``, never as exceptions; the rows stay in the
+    log until a checkpoint works.
+
+    Compaction: after every ``auto_compact_parts`` parts this writer puts in
+    a partition, a background thread merges its parts there, size-tiered
+    (``store.compact``): parts of about the same size are merged that many
+    at a time, so a row is rewritten a few times in all, and a scope exit
+    never waits for it.
 
     A foreign or unreadable file in the data tree -- a ``.parquet`` file that
-    is not a readable arrowscope part, or a log segment that is not an Arrow
-    stream of the table -- makes reads raise ``CorruptFileError`` naming it,
-    rather than be skipped: plain DuckDB over ``**/*.parquet`` would read such
-    a file, so silently skipping it would make arrowscope and DuckDB disagree.
-    arrowscope never rewrites or deletes a file it did not write. Other files
-    (not ``.parquet``, not named like a log) are ignored.
+    is not a readable arrowscope part, a log segment that is not a log of the
+    table, a symbolic link inside a table -- makes reads raise
+    ``CorruptFileError`` naming it, rather than be skipped: plain DuckDB over
+    ``**/*.parquet`` would read such a file, so silently skipping it would
+    make arrowscope and DuckDB disagree. arrowscope never rewrites or
+    deletes a file it did not write. Other files (not ``.parquet``, not
+    named like a log) are ignored.
+
+    Forked children (``multiprocessing``'s default on Linux) become writers
+    of their own; see ``_writing``.
 
     Locks use ``fcntl.flock``: POSIX systems only.
 
     Args:
         path: The directory (created if missing).
         flush_interval: Seconds between background write-outs and checkpoints
-            (0: only at scope exits, ``flush`` and ``close``).
+            (0: no background writer; write-outs at scope exits, ``flush``
+            and ``close``, and every flush checkpoints).
         fsync: fsync log appends, parts and id claims (slower; survives power loss).
-        auto_compact_parts: Compact a partition once this writer wrote more
-            parts than this into it (0 disables automatic compaction).
+        auto_compact_parts: How many parts of about the same size the
+            background compaction merges at a time (0 disables it).
 
     Example:
         >>> import tempfile
@@ -92,13 +111,13 @@ class ParquetRepository:
         path: str | os.PathLike[str],
         flush_interval: float = 2.0,
         fsync: bool = False,
-        auto_compact_parts: int = 32,
+        auto_compact_parts: int = 10,
     ) -> None:
         if flush_interval < 0:
             raise ValueError(f"flush_interval must be >= 0 seconds, got {flush_interval!r}")
-        if auto_compact_parts < 0:
+        if auto_compact_parts < 0 or auto_compact_parts == 1:
             raise ValueError(
-                f"auto_compact_parts must be >= 0 (0: never), got {auto_compact_parts!r}"
+                f"auto_compact_parts must be 0 (never) or >= 2, got {auto_compact_parts!r}"
             )
         self._root = Path(path).absolute()
         if self._root.exists() and not self._root.is_dir():
@@ -107,25 +126,20 @@ class ParquetRepository:
                 "(it is created if missing)"
             )
         self._root.mkdir(parents=True, exist_ok=True)
-        self.flush_interval = flush_interval
         self._fsync = fsync
-        self._staging = Staging(new_writer_id())
-        self._log = LogWriter(self._root, self.writer_id, fsync, auto_compact_parts)
+        self._writing = Writing(self._root, flush_interval, fsync, auto_compact_parts)
         self._ids = IdAllocator(self._root, fsync)
         self._checker = PartChecker()
         self._keys: set[RoundKey] = set()
-        self._stash: dict[str, tuple[str, Snapshot]] = {}
-        self._lock = threading.RLock()
-        self._ticker = (
-            Ticker(self._staging, self._log, self._lock, flush_interval) if flush_interval else None
-        )
+        self._stash: dict[str, tuple[str, tuple[list[str], list[pa.RecordBatch]]]] = {}
         # At exit (or when garbage-collected) flush and checkpoint; the
-        # finalizer holds the writer state, not the repository.
-        self._finalizer = weakref.finalize(
-            self, _shutdown_quietly, self._staging, self._log, self._lock, self._ticker
-        )
+        # finalizer holds the writing side, not the repository.
+        self._finalizer = weakref.finalize(self, self._writing.close_quietly)
+        writing = self._writing
         try:
-            recover(self._root, self._log.lock, fsync, on_dead=self._abort_orphans)
+            recover(
+                self._root, writing.log.lock, writing.reporter, fsync, on_dead=self._abort_orphans
+            )
         except OSError as exc:
             if exc.errno not in _READ_ONLY_ERRNOS:
                 raise
@@ -138,10 +152,15 @@ class ParquetRepository:
                 self._root,
                 exc.strerror,
             )
+        writing.reporter.surface()
 
     @property
     def writer_id(self) -> str:
-        return self._staging.writer_id
+        return self._writing.writer_id
+
+    @property
+    def flush_interval(self) -> float:
+        return self._writing.flush_interval
 
     @property
     def location(self) -> str | None:
@@ -164,8 +183,8 @@ class ParquetRepository:
             return False
         row = {"client": client, "created_at": now_us(), "writer": self.writer_id}
         data = pa.Table.from_pylist([row], schema=table_schema("catalog"))
-        with deferred_signals(), self._lock:
-            self._log.write_part("catalog", (project,), data)
+        with self._writing.mutex:
+            self._writing.log.write_part("catalog", (project,), data)
         return True
 
     def list_names(self, project: str | None = None) -> list[str]:
@@ -196,36 +215,61 @@ class ParquetRepository:
         attempt: int = 0,
     ) -> MetricBuffer:
         self._check_key(key)
-        with deferred_signals(), self._lock:
+        writing = self._writing
+        writing.start()
+        with deferred_signals(), writing.mutex:
             buffer = MetricBuffer(trial, split, metric, *offsets, attempt)
-            return self._staging.open_buffer(key, buffer)
+            return writing.staging.open_buffer(key, buffer)
 
     def release_buffer(self, key: RoundKey, buffer: MetricBuffer) -> None:
-        with deferred_signals(), self._lock:
-            if buffer.has_pending():
-                self.flush(key)
-            self._staging.close_buffer(key, buffer)
+        writing = self._writing
+        with deferred_signals():
+            with writing.mutex:
+                wrote = buffer.has_pending()
+                if wrote:
+                    writing.write(key)
+                writing.staging.close_buffer(key, buffer)
+            if wrote:
+                writing.settle()
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._check_key(key)
-        with deferred_signals(), self._lock:
-            self._staging.append_event(key, fields)
+        writing = self._writing
+        writing.start()
+        with deferred_signals(), writing.mutex:
+            writing.staging.append_event(key, fields)
 
     def observe_clock(self, stamp: int | None) -> None:
-        self._staging.clock.observe(stamp)
+        self._writing.staging.clock.observe(stamp)
 
     def flush(self, key: RoundKey | None = None) -> None:
-        with deferred_signals(), self._lock:
-            write_out(self._staging, self._log, None if key is None else [key])
-            checkpoint_if_due(self._log, self.flush_interval)
+        """Append the staged rows of ``key`` (every partition when None) to the log.
+
+        Raises:
+            StorageWriteError: the append failed (no space, file too large,
+                read-only); the rows stay staged for the next flush.
+        """
+        self._writing.start()
+        with deferred_signals():
+            self._writing.flush(key)
 
     def checkpoint(self) -> None:
-        """Turn this writer's log segments into Parquet parts (rows still staged stay there)."""
-        with deferred_signals(), self._lock:
-            self._log.checkpoint()
+        """Turn this writer's log segments into Parquet parts (rows still staged stay there).
+
+        A failure is reported as a ``HousekeepingWarning``; the rows stay in the log.
+        """
+        with deferred_signals():
+            self._writing.checkpoint()
 
     def close(self) -> None:
-        _shutdown(self._staging, self._log, self._lock, self._ticker)
+        """Write out, checkpoint, wait for compaction, drop the writer lock.
+
+        Raises:
+            StorageWriteError: the last write-out failed; the rows stay staged
+                (the next ``flush`` or the exit handler tries again).
+        """
+        with deferred_signals():
+            self._writing.close()
 
     # -- reading -------------------------------------------------------------
     def parquet_files(self, table: str) -> list[str]:
@@ -237,47 +281,52 @@ class ParquetRepository:
         twice. A listed part may still be deleted by a concurrent compaction
         before it is read: on a missing file, read both again.
         """
-        return list(self._paired(table, "files").files)
+        return list(self._paired(table, "files")[0])
 
     def pending(self, table: str) -> pa.Table:
         """Rows in log segments without a part yet, and rows still buffered here.
 
         See ``parquet_files`` for how the two calls pair up.
         """
-        return concat(table, self._paired(table, "pending").batches)
+        return concat(table, self._paired(table, "pending")[1])
 
     def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
         """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
-        snapshot = self._read(table)
-        return snapshot.files, concat(table, snapshot.batches)
+        files, batches = self._writing.read(table, self._checker)
+        return files, concat(table, batches)
 
     def compact(self) -> int:
-        """Merge the parts of every writer per partition; see ``store.compact``."""
-        with deferred_signals(), self._lock:
-            return compact(self._root, self._log.lock, fsync=self._fsync)
+        """Merge every writer's parts per partition, as far as they go; see ``store.compact``.
+
+        Raises:
+            CorruptFileError: a foreign or unreadable file in the data directory.
+        """
+        return compact(self._root, self._writing.log.lock, fsync=self._fsync)
 
     # -- internals -----------------------------------------------------------
     def _abort_orphans(self, dead: WriterInfo) -> None:
-        """End ABORTED the trials and splits ``dead`` left running; durable on return."""
+        """End ABORTED the trials and splits ``dead`` left running; in Parquet on return."""
         events = read_partitions(self._root, "events", self.writer_id, self._checker, dead.writer)
         orphans = orphaned_scopes(events, dead.writer)
         if not orphans:
             return
         metrics = read_partitions(self._root, "metrics", self.writer_id, self._checker, dead.writer)
         me = WriterInfo(self.writer_id, os.getpid(), socket.gethostname())
+        writing = self._writing
         keys = set()
-        with self._lock:
+        with writing.mutex:
             for scope in orphans:
-                self._staging.clock.observe(scope["order_clock"])
+                writing.staging.clock.observe(scope["order_clock"])
                 key = (scope["project"], scope["client"], scope["round"])
                 if scope["level"] == "split":
                     in_round = _same_round(metrics, key)
                     for fields in summary_fields(scope, _same_round(events, key), in_round):
-                        self._staging.append_event(key, fields)
-                self._staging.append_event(key, abort_fields(scope, dead, me))
+                        writing.staging.append_event(key, fields)
+                writing.staging.append_event(key, abort_fields(scope, dead, me))
                 keys.add(key)
-            write_out(self._staging, self._log, sorted(keys))
-            self._log.checkpoint()
+        for key in sorted(keys):
+            writing.write(key)
+        writing.checkpoint()  # plain Parquet readers see them at once too
         logger.warning(
             "%s died with %d trials and splits unfinished in %s; they are now ABORTED",
             dead.describe(),
@@ -285,26 +334,13 @@ class ParquetRepository:
             self._root,
         )
 
-    def _paired(self, table: str, side: str) -> Snapshot:
+    def _paired(self, table: str, side: str) -> tuple[list[str], list[pa.RecordBatch]]:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:
             return stashed[1]
-        snapshot = self._read(table)
+        snapshot = self._writing.read(table, self._checker)
         self._stash[table] = (side, snapshot)
         return snapshot
-
-    def _read(self, table: str) -> Snapshot:
-        """The parts and the rows outside them, this writer's own rows included.
-
-        Under the lock, so that no checkpoint of this writer (the background
-        thread's) moves rows from its log into a part between the listing of
-        the parts and the taking of its rows: they would be in neither.
-        """
-        with deferred_signals(), self._lock:
-            snapshot = read_snapshot(self._root, table, self.writer_id, self._checker)
-            own = [*self._log.rows(table), *self._staging.peek(table)]
-        rows = [with_partition(table, k, b) for k, b in own]
-        return Snapshot(snapshot.files, snapshot.batches + rows)
 
     def _check_key(self, key: RoundKey) -> None:
         if key not in self._keys:
@@ -328,27 +364,3 @@ def _check_parent(project: str, client: str, round: int | None) -> None:
     validate_name(client, "client")
     if round is not None and (isinstance(round, bool) or not isinstance(round, int) or round < 0):
         raise ValueError(f"a round number is an int >= 0, got {round!r}")
-
-
-def _shutdown(
-    staging: Staging, log: LogWriter, lock: threading.RLock, ticker: Ticker | None
-) -> None:
-    """Stop the background writer, flush everything staged, checkpoint, drop the writer lock."""
-    if ticker is not None:
-        ticker.stop()
-    with deferred_signals(), lock:
-        try:
-            write_out(staging, log)
-            log.checkpoint()
-        finally:
-            log.release()
-
-
-def _shutdown_quietly(
-    staging: Staging, log: LogWriter, lock: threading.RLock, ticker: Ticker | None
-) -> None:
-    # Runs at interpreter exit or garbage collection, where nobody can catch.
-    try:
-        _shutdown(staging, log, lock, ticker)
-    except Exception:
-        logger.exception("could not checkpoint %s at exit; the next writer recovers it", log.root)

@@ -1,0 +1,197 @@
+"""The log segment format: framing, torn tails, damage in the middle, and recovery of both."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tests._workers import SEGMENT_ROWS
+
+from arrowscope.errors import CorruptFileError, DamagedLogWarning
+from arrowscope.schema import table_schema
+from arrowscope.store import ParquetRepository
+from arrowscope.store._log import LogSegment, read_log
+
+Spawn = Callable[..., subprocess.Popen[str]]
+SCHEMA = table_schema("metrics")
+RECORD_HEADER = 16
+
+
+def _batch(trial: int, n: int, schema: pa.Schema = SCHEMA) -> pa.RecordBatch:
+    columns = {
+        "trial": [trial] * n,
+        "split": [0] * n,
+        "attempt": [0] * n,
+        "metric": ["acc"] * n,
+        "phase": ["valid"] * n,
+        "epoch": list(range(1, n + 1)),
+        "value": [trial + e / 1000 for e in range(n)],
+        "logged_at": [1_700_000_000_000_000 + e for e in range(n)],
+        "clock": list(range(n)),  # a column the schema may or may not have
+    }
+    return pa.RecordBatch.from_pydict({f.name: columns[f.name] for f in schema}, schema=schema)
+
+
+def _partition(root: Path) -> Path:
+    path = root / "metrics" / "project=p" / "client=c" / "round=0"
+    path.mkdir(parents=True)
+    return path
+
+
+def _write_segment(path: Path, batches: list[list[pa.RecordBatch]], compress: bool = True) -> None:
+    """One append per inner list, as a writer does at each flush."""
+    segment = LogSegment(path, SCHEMA, fsync=False, compress=compress)
+    for appended in batches:
+        segment.append(appended)
+    segment.close()
+
+
+def _record_offsets(path: Path, n: int) -> list[int]:
+    """Where each of the ``n`` records of a segment starts (the header comes first)."""
+    data = path.read_bytes()
+    magic = (0xA5C710E4).to_bytes(4, "little")
+    offsets, position = [], 0
+    while (position := data.find(magic, position)) >= 0 and len(offsets) < n:
+        offsets.append(position)
+        length = int.from_bytes(data[position + 4 : position + 8], "little")
+        position += RECORD_HEADER + length
+    assert len(offsets) == n
+    return offsets
+
+
+def _trials(batches: list[pa.RecordBatch]) -> list[int]:
+    return [t for batch in batches for t in batch.column("trial").to_pylist()]
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_appends_read_back_and_every_cut_is_a_torn_tail(tmp_path: Path, compress: bool) -> None:
+    path = tmp_path / "log-w-00000000.aslog"
+    _write_segment(path, [[_batch(0, 3)], [_batch(1, 4), _batch(2, 5)]], compress)
+    assert _trials(read_log(path, SCHEMA).batches) == [0] * 3 + [1] * 4 + [2] * 5
+    whole = path.read_bytes()
+    starts = _record_offsets(path, 3)
+    near = {s + d for s in [0, *starts, len(whole)] for d in range(-20, 21)}
+    cuts = sorted(c for c in near | set(range(0, len(whole), 13)) if 0 <= c < len(whole))
+    for cut in cuts:  # a writer killed (or still writing) at any byte
+        path.write_bytes(whole[:cut])
+        contents = read_log(path, SCHEMA)
+        complete = sum(1 for s in [*starts[1:], len(whole)] if s <= cut)
+        assert contents.damage == [], cut
+        assert len(contents.batches) == complete, cut
+
+
+def test_schema_with_more_columns_round_trips(tmp_path: Path) -> None:
+    wider = pa.schema([*SCHEMA, pa.field("clock", pa.int64(), nullable=False)])
+    segment = LogSegment(tmp_path / "log-w-00000000.aslog", wider, fsync=True)
+    segment.append([_batch(0, 2, wider)])
+    segment.close()
+    batches = read_log(segment.path, wider).batches
+    assert batches[0].column("clock").to_pylist() == [0, 1]
+    with pytest.raises(CorruptFileError, match="another schema"):
+        read_log(segment.path, SCHEMA)
+
+
+@pytest.mark.parametrize("broken", ["length", "crc", "payload", "magic"])
+def test_damage_in_the_middle_skips_to_the_next_good_record(tmp_path: Path, broken: str) -> None:
+    path = tmp_path / "log-w-00000000.aslog"
+    _write_segment(path, [[_batch(0, 3)], [_batch(1, 4)], [_batch(2, 5)]])
+    data = bytearray(path.read_bytes())
+    second = _record_offsets(path, 3)[1]
+    where = {"magic": 0, "length": 4, "crc": 12, "payload": RECORD_HEADER + 20}[broken]
+    data[second + where] ^= 0x5A
+    path.write_bytes(bytes(data))
+    contents = read_log(path, SCHEMA)
+    assert _trials(contents.batches) == [0] * 3 + [2] * 5
+    assert len(contents.damage) == 1
+    expected = {
+        "length": "at least 4 rows",
+        "crc": "4 rows",
+        "payload": "4 rows",
+        "magic": "an unknown number of rows",
+    }
+    assert contents.rows_lost() == expected[broken]
+
+
+def test_a_foreign_file_named_like_a_log_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "log-w-00000000.aslog"
+    path.write_bytes(b"my notes, not a log")
+    with pytest.raises(CorruptFileError, match="foreign"):
+        read_log(path, SCHEMA)
+
+
+@contextlib.contextmanager
+def _live_writer(root: Path, writer: str) -> Iterator[None]:
+    (root / "_writers").mkdir(exist_ok=True)
+    with open(root / "_writers" / f"{writer}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def test_recovery_keeps_a_damaged_segment_aside_and_says_what_was_lost(data_dir: Path) -> None:
+    partition = _partition(data_dir)
+    segment = partition / "log-deadbeef-00000002.aslog"
+    _write_segment(segment, [[_batch(0, 3)], [_batch(1, 4)], [_batch(2, 5)]])
+    data = bytearray(segment.read_bytes())
+    data[_record_offsets(segment, 3)[1] + 12] ^= 0xFF  # the crc of record 2
+    segment.write_bytes(bytes(data))
+    damaged = bytes(data)
+
+    with _live_writer(data_dir, "deadbeef"):  # a live writer's segment: read, not touched
+        reader = ParquetRepository(data_dir)
+        assert sorted(reader.pending("metrics")["trial"].to_pylist()) == [0] * 3 + [2] * 5
+        reader.close()
+    with pytest.warns(DamagedLogWarning, match=r"log-deadbeef-00000002\.aslog.*4 rows") as got:
+        repo = ParquetRepository(data_dir)
+    assert "log-deadbeef-00000002.aslog.damaged" in str(got[0].message)
+    aside = partition / "log-deadbeef-00000002.aslog.damaged"
+    assert aside.read_bytes() == damaged, "the damaged segment is kept as it was"
+    assert not segment.exists()
+    parts = sorted(p.name for p in partition.glob("*.parquet"))
+    assert parts == ["part-deadbeef-00000002-00000002.parquet"]
+    assert sorted(pq.read_table(partition / parts[0])["trial"].to_pylist()) == [0] * 3 + [2] * 5
+    assert repo.pending("metrics").num_rows == 0
+    repo.close()
+    ParquetRepository(data_dir).close()  # no second warning: the aside file is left alone
+    assert aside.exists()
+
+
+def _segment_rows(path: Path) -> list[int]:
+    return [e for b in read_log(path, SCHEMA).batches for e in b.column("epoch").to_pylist()]
+
+
+def test_kill_9_mid_append_leaves_a_torn_tail_that_readers_and_recovery_skip(
+    data_dir: Path, spawn: Spawn
+) -> None:
+    proc = spawn("append-forever", data_dir)
+    assert proc.stdout is not None
+    segment = Path(proc.stdout.readline().split(maxsplit=1)[1].strip())
+    reader = ParquetRepository(data_dir)  # reads the live segment through its snapshots
+    seen = 0
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        epochs = sorted(reader.pending("metrics")["epoch"].to_pylist())
+        assert epochs == list(range(len(epochs))), "a reader saw a gap or a repeat"
+        assert len(epochs) >= seen, "rows vanished"
+        seen = len(epochs)
+    reader.close()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    whole = segment.read_bytes()
+    kept = _segment_rows(segment)
+    assert len(kept) >= seen > 0 and len(kept) % SEGMENT_ROWS == 0
+    # Cut the file inside its last record too, as a kill during its write would.
+    last = _record_offsets(segment, len(kept) // SEGMENT_ROWS)[-1]
+    segment.write_bytes(whole[: last + (len(whole) - last) // 2])
+    repo = ParquetRepository(data_dir)  # filterwarnings=error: a torn tail warns nothing
+    table = pq.read_table(next(segment.parent.glob("part-*.parquet")))
+    assert sorted(table["epoch"].to_pylist()) == list(range(len(kept) - SEGMENT_ROWS))
+    assert not list(segment.parent.glob("*.damaged"))
+    repo.close()

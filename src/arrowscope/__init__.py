@@ -34,9 +34,12 @@ from arrowscope.aggregates import (
 from arrowscope.errors import (
     ArrowscopeError,
     CorruptFileError,
+    DamagedLogWarning,
+    HousekeepingWarning,
     InvalidNameError,
     RoundNotFoundError,
     ScopeClosedError,
+    StorageWriteError,
     Terminated,
 )
 from arrowscope.hyperparams import (
@@ -92,7 +95,9 @@ __all__ = [
     "Client",
     "ClientReport",
     "CorruptFileError",
+    "DamagedLogWarning",
     "GridSearch",
+    "HousekeepingWarning",
     "HyperparameterOptimizer",
     "HyperparameterSamplerStub",
     "HyperparameterSamples",
@@ -118,6 +123,7 @@ __all__ = [
     "RoundReport",
     "ScopeClosedError",
     "ScopedLocation",
+    "StorageWriteError",
     "Terminated",
     "Trial",
     "TrialReport",

@@ -15,6 +15,13 @@ Guarantees, for every implementation:
 * **Durability.** After ``flush()`` returns, the flushed rows survive the
   process being killed (``kill -9``); with ``fsync=True`` also a power loss.
   ``checkpoint()`` turns them into Parquet parts that plain readers see.
+* **Write errors lose nothing.** A failed ``flush`` raises
+  ``StorageWriteError`` (naming the path, the cause and a remedy) and keeps
+  the unwritten rows; the next successful ``flush`` writes them exactly once.
+  ``checkpoint()`` and compaction never raise for I/O: they warn once with
+  ``HousekeepingWarning`` and leave the rows in the log, where readers still
+  find them. Creating the catalog entry (``create``) raises the plain
+  ``OSError``: nothing was recorded yet.
 * **Read your writes.** ``pending(table)`` plus ``parquet_files(table)`` hold
   every row this process appended, flushed or not, and every row other
   processes flushed; no row is seen twice, whatever compaction or
@@ -33,6 +40,11 @@ Guarantees, for every implementation:
   ``MetricBuffer`` is appended to by one thread. A ``parquet_files`` /
   ``pending`` pair is one thread's at a time: in-process readers share one
   ``reports.Reader``, which serializes them.
+* **Fork.** A forked child never writes through its parent's repository
+  object: the first write in the child opens its own writer (new id, new log,
+  new locks); rows the parent had not flushed stay the parent's.
+* **Symlinks.** Part files are opened through file descriptors pinned at
+  listing time, so a reader's answer survives a concurrent compaction.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Routes (all ``GET`` but the SQL box's ``POST``):
 ``/api/curves``        the same plus ``metric``, ``phase``, ``trials`` (comma separated)
 ``/api/trial``         the same plus ``trial``
 ``/api/compare``       ``round`` once per round, as a JSON ``[project, client, round]``
-``/api/sql``           POST ``{"query": ...}``: the first rows, as JSON
+``/api/sql``           POST ``{"query": ...}``: the first rows, or ``{"error": ...}``
 ``/api/sql.csv``       GET ``query=...``: every row, as a CSV download
 =====================  ==========================================================
 
@@ -108,7 +108,11 @@ def build_app(data: LiveData, access: Access) -> Guard:
         text = _query_text(query)
         from starlette.concurrency import run_in_threadpool
 
-        result = await run_in_threadpool(sandbox.run, text)
+        try:
+            result = await run_in_threadpool(sandbox.run, text)
+        except (SqlRefused, QueryError) as exc:
+            # The query's own fault is the answer, shown under the box: not a failed request.
+            result = {"error": str(exc)}
         return JSONResponse(result, headers=_NO_STORE)
 
     def sql_csv(request: Request) -> Response:

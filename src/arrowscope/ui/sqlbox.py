@@ -71,9 +71,7 @@ class Sandbox:
         self._data = data
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._con = duckdb.connect(config=dict(_SANDBOX_CONFIG))
-        self._con.execute("SET python_enable_replacements = false")
-        self._con.execute("SET lock_configuration = true")
+        self._con = sandbox_connection()
         self._registered: dict[str, int] = {}
 
     def check(self, sql: str) -> frozenset[str]:
@@ -88,8 +86,8 @@ class Sandbox:
             SqlRefused: the query may not run here, DuckDB rejected it, or it timed out.
         """
         table, truncated = self._fetch(sql, limit)
-        data = encode.columns(table) if table.num_rows else {n: [] for n in table.column_names}
-        rows = [[encode.json_value(v) for v in row] for row in zip(*data.values(), strict=True)]
+        data = [column.to_pylist() for column in table.columns]
+        rows = [[encode.json_value(v) for v in row] for row in zip(*data, strict=True)]
         return {
             "columns": table.column_names,
             "types": [str(t) for t in table.schema.types],
@@ -118,7 +116,7 @@ class Sandbox:
             timer = threading.Timer(self._timeout, self._con.interrupt)
             timer.start()
             try:
-                reader = self._con.sql(sql).fetch_record_batch(min(limit + 1, 100_000))
+                reader = self._con.sql(sql).to_arrow_reader(min(limit + 1, 100_000))
                 batches, n = [], 0
                 for batch in reader:
                     batches.append(batch)
@@ -144,6 +142,14 @@ class Sandbox:
         )
         self._con.register(view, snapshot)
         self._registered[view] = version
+
+
+def sandbox_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that cannot read or write files, load extensions or change settings."""
+    con = duckdb.connect(config=dict(_SANDBOX_CONFIG))
+    con.execute("SET python_enable_replacements = false")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 def check(con: duckdb.DuckDBPyConnection, sql: str) -> frozenset[str]:

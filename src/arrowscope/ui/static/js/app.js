@@ -29,6 +29,7 @@ async function show() {
   const params = new URLSearchParams(query || "");
   main.dataset.page = path || "home";
   main.dataset.ready = "false";
+  main.dataset.visit = String(mine);
   clear(main).append(h("p", { class: "muted", text: "Loading…" }));
   try {
     let page;

@@ -33,6 +33,7 @@ export async function renderSql(main, params, source) {
     const started = performance.now();
     try {
       const answer = await source.sql(query);
+      if (answer.error) throw new Error(answer.error);
       const ms = performance.now() - started;
       const shown = answer.rows.slice(0, SHOWN);
       status.textContent = `${answer.rows.length}${answer.truncated ? "+" : ""} row(s) in ${ms.toFixed(0)} ms` +

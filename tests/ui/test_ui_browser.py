@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import _ui_data as d
+import pytest
 from _ui_harness import HERE, Watched, environment, start_ui, stop, watch
 from playwright.sync_api import expect
 
 from arrowscope import cli
+
+#: These tests start processes (the app, Chromium).
+pytestmark = pytest.mark.slow
 
 ROUND0 = f"#/round?project={d.PROJECT}&client={d.CLIENT}&round=0"
 N_HYPERPARAMS = 4  # act, depth, lr, opt
@@ -55,6 +59,12 @@ def legend(page: Any, chart: str) -> list[str]:
     return page.locator(f"{chart} .legend .traces .legendtext").all_text_contents()
 
 
+def scrolled_to(page: Any, chart: str) -> Any:
+    """The chart ``chart``, scrolled into view (round page charts draw once seen)."""
+    page.locator(chart).scroll_into_view_if_needed()
+    return page.locator(chart)
+
+
 def test_round_page_ranks_draws_and_shows_hostile_text_as_text(
     checked_page: Watched, ui_url: str
 ) -> None:
@@ -65,17 +75,19 @@ def test_round_page_ranks_draws_and_shows_hostile_text_as_text(
     assert page.locator("#trials tbody tr").first.get_attribute("class") == "best"
 
     # One curve per selected trial: the five best at first, then one more ticked.
-    expect(page.locator("#curves .legend .traces")).to_have_count(5)
+    expect(scrolled_to(page, "#curves").locator(".legend .traces")).to_have_count(5)
     assert legend(page, "#curves") == [f"trial {t}" for t in best[:5]]
     page.locator(f"#trials tr[data-trial='{best[5]}'] input.select-trial").check()
-    expect(page.locator("#curves .legend .traces")).to_have_count(6)
+    expect(scrolled_to(page, "#curves").locator(".legend .traces")).to_have_count(6)
     page.locator(f"#trials tr[data-trial='{best[0]}'] input.select-trial").uncheck()
-    expect(page.locator("#curves .legend .traces")).to_have_count(5)
+    expect(scrolled_to(page, "#curves").locator(".legend .traces")).to_have_count(5)
 
     # Parallel coordinates: one axis per hyperparameter, plus the score.
-    expect(page.locator("#parallel .axis-title")).to_have_count(N_HYPERPARAMS + 1)
+    axes = scrolled_to(page, "#parallel").locator(".axis-title")
+    expect(axes).to_have_count(N_HYPERPARAMS + 1)
     # Score against each hyperparameter; lr is log-uniform, so its axis is logarithmic.
-    expect(page.locator("#scatters figure")).to_have_count(N_HYPERPARAMS)
+    expect(scrolled_to(page, "#scatters").locator("figure")).to_have_count(N_HYPERPARAMS)
+    expect(page.locator("#scatters figure .js-plotly-plot")).to_have_count(N_HYPERPARAMS)
     types = page.evaluate(
         "[...document.querySelectorAll('#scatters figure')].map(f => "
         "[f.querySelector('figcaption').textContent, f.querySelector('.js-plotly-plot')"
@@ -217,8 +229,8 @@ def test_static_report_is_one_file_that_draws_offline(
     page.goto(out.as_uri())
     page.wait_for_selector("#main[data-ready=true]", timeout=20_000)
     assert first_column(page)[:3] == [str(t) for t in d.ranking()[:3]]
-    expect(page.locator("#curves .legend .traces")).to_have_count(5)
-    expect(page.locator("#parallel .axis-title")).to_have_count(N_HYPERPARAMS + 1)
+    expect(scrolled_to(page, "#curves").locator(".legend .traces")).to_have_count(5)
+    expect(scrolled_to(page, "#parallel").locator(".axis-title")).to_have_count(N_HYPERPARAMS + 1)
     assert page.locator("#trials td", has_text=d.HOSTILE).first.text_content() == d.HOSTILE
     context.close()
     assert w.errors == [] and w.dialogs == [] and w.offsite == []

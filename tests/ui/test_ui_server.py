@@ -14,6 +14,9 @@ import pytest
 
 from arrowscope import cli
 
+#: These tests start a process (the app).
+pytestmark = pytest.mark.slow
+
 TRAVERSALS = [
     "/static/../pyproject.toml",
     "/static/../../../../etc/passwd",

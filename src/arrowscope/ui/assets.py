@@ -49,6 +49,11 @@ class Asset:
         """The file's bytes."""
         return self.path.read_bytes()
 
+    def etag(self) -> str:
+        """A tag that changes when the file does (its size and modification time)."""
+        stat = self.path.stat()
+        return f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+
 
 def static_dir() -> Path:
     """The directory of the app's own HTML, CSS and JavaScript."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 import threading
@@ -95,15 +96,19 @@ def serve(
 
     Raises:
         ImportError: the ``ui`` extra is not installed.
+        FileNotFoundError: ``source`` is a path to no directory.
         OSError: the address cannot be bound.
     """
     try:
         import uvicorn
     except ImportError as exc:
         raise ImportError("arrowscope ui needs its extra: pip install 'arrowscope[ui]'") from exc
-    from arrowscope.ui.live import LiveData
+    from arrowscope.ui.live import LiveData, source_path
     from arrowscope.ui.server import build_app
 
+    local = os.fspath(source_path(source))
+    if "://" not in local and not Path(local).is_dir():
+        raise FileNotFoundError(f"no arrowscope data directory at {local!r}")
     if token is None and not is_loopback(host):
         token = new_token()
     sock = _bind(host, port)

@@ -2,6 +2,7 @@
 // the page shown polls for changes every 2 s and redraws only when its data changed.
 import { h, clear, fmtTime } from "./dom.js";
 import { liveSource } from "./api.js";
+import { plotly } from "./charts.js";
 import { renderHome } from "./pages/home.js";
 import { renderRound } from "./pages/round.js";
 import { renderTrial } from "./pages/trial.js";
@@ -71,3 +72,4 @@ function schedule(mine) {
 
 window.addEventListener("hashchange", show);
 show();
+plotly(); // after the page's first request: data and plotly.js load side by side

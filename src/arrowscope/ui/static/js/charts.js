@@ -21,8 +21,66 @@ function color(i, alpha) {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
-function draw(element, traces, lay) {
-  return window.Plotly.react(element, traces, lay, CONFIG);
+let loading = null;
+
+/** plotly.js, loaded once: the app serves it (a static report inlines it). */
+export function plotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/vendor/plotly.min.js";
+      script.async = true;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => reject(new Error("cannot load plotly.js from the server"));
+      document.head.append(script);
+    });
+  }
+  return loading;
+}
+
+/** Draw (or redraw) a chart; `data-drawn` counts the draws. */
+async function draw(element, traces, lay) {
+  const Plotly = await plotly();
+  await Plotly.react(element, traces, lay, CONFIG);
+  element.dataset.drawn = String((Number(element.dataset.drawn) || 0) + 1);
+}
+
+/**
+ * A chart drawn only once it is (nearly) on screen: `set(fn)` gives the latest
+ * drawing; it runs now if the chart is in view, else when it scrolls into view.
+ * Large rounds draw tens of thousands of lines: charts below the fold wait.
+ */
+export function lazy(element) {
+  let pending = null;
+  let visible = false;
+  let running = Promise.resolve();
+  const run = () => {
+    if (!pending) return;
+    const fn = pending;
+    pending = null;
+    running = running.then(fn).catch((error) => console.error("drawing failed:", error));
+  };
+  const observer = new IntersectionObserver((entries) => {
+    visible = entries.some((e) => e.isIntersecting);
+    if (visible) run();
+  }, { rootMargin: "200px" });
+  observer.observe(element);
+  return {
+    set(fn) { pending = fn; if (visible) run(); },
+    dispose() { observer.disconnect(); },
+  };
+}
+
+function extent(values) {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const v of values) {
+    if (v === null) continue;
+    if (v < low) low = v;
+    if (v > high) high = v;
+  }
+  return [low, high];
 }
 
 /** Plotly's finite numbers only (hyperparameter values may be "NaN" or "Infinity"). */
@@ -92,11 +150,9 @@ function dimension(column, rows) {
   const raw = rows.map((i) => column.values[i]);
   if (column.log) {
     const logs = raw.map((v) => (isNum(v) && v > 0 ? Math.log10(v) : null));
-    const finite = logs.filter((v) => v !== null);
-    const low = Math.floor(Math.min(...finite));
-    const high = Math.ceil(Math.max(...finite));
+    const [min, max] = extent(logs);
     const ticks = [];
-    for (let e = low; e <= high; e++) ticks.push(e);
+    for (let e = Math.floor(min); e <= Math.ceil(max); e++) ticks.push(e);
     return { label: plotText(`${column.name} (log)`), values: logs, tickvals: ticks,
       ticktext: ticks.map((e) => `1e${e}`) };
   }

@@ -2,7 +2,7 @@
 // coordinates, score against each hyperparameter, failed and aborted trials.
 import { h, clear, fmtNumber, fmtTime, roundTitle, pageHref, section, badge } from "../dom.js";
 import { TrialTable } from "../table.js";
-import { drawCurves, drawParallel, drawScoreScatters } from "../charts.js";
+import { drawCurves, drawParallel, drawScoreScatters, lazy } from "../charts.js";
 
 function direction(higher) {
   if (higher === null || higher === undefined) return "";
@@ -30,7 +30,8 @@ function failureList(failures) {
 
 /**
  * Render the round page into `main`. Returns {update, dispose}: `update()` asks
- * the source whether the round changed and redraws only then.
+ * the source whether the round changed and redraws only then. The table shows
+ * at once; each chart is drawn when it scrolls into view (see charts.lazy).
  */
 export async function renderRound(main, key, source) {
   const state = { payload: null, etag: null, metric: null, phase: null, selected: [],
@@ -47,8 +48,15 @@ export async function renderRound(main, key, source) {
   const table = new TrialTable({
     filename: `${key.project}-${key.client}-round${key.round}-trials.csv`,
     trialHref: source.live ? (trial) => pageHref("trial", { ...key, trial }) : null,
-    onSelect: (selected) => { state.touched = true; state.selected = [...selected]; drawSelected(); },
+    onSelect: (selected) => {
+      state.touched = true;
+      state.selected = [...selected];
+      curvesChart.set(drawSelected);
+    },
   });
+  const curvesChart = lazy(curves);
+  const parallelChart = lazy(parallel);
+  const scattersChart = lazy(scatters);
   clear(main).append(title, facts,
     section("Trials", table.element),
     section("Learning curves",
@@ -94,8 +102,14 @@ export async function renderRound(main, key, source) {
     if (state.metric !== null) metricSelect.value = state.metric;
     if (state.phase !== null) phaseSelect.value = state.phase;
   }
-  metricSelect.addEventListener("change", () => { state.metric = metricSelect.value; drawSelected(); });
-  phaseSelect.addEventListener("change", () => { state.phase = phaseSelect.value; drawSelected(); });
+  metricSelect.addEventListener("change", () => {
+    state.metric = metricSelect.value;
+    curvesChart.set(drawSelected);
+  });
+  phaseSelect.addEventListener("change", () => {
+    state.phase = phaseSelect.value;
+    curvesChart.set(drawSelected);
+  });
 
   async function apply(payload) {
     state.payload = payload;
@@ -108,17 +122,17 @@ export async function renderRound(main, key, source) {
     fillSelectors(payload.metrics);
     table.setData(payload, state.selected);
     clear(failures).append(failureList(payload.failures));
-    clear(scatters);
-    await Promise.all([
-      drawSelected(),
-      drawParallel(parallel, payload),
-      drawScoreScatters(scatters, payload, (name) => {
+    curvesChart.set(drawSelected);
+    parallelChart.set(() => drawParallel(parallel, payload));
+    scattersChart.set(async () => {
+      clear(scatters);
+      await drawScoreScatters(scatters, payload, (name) => {
         const cell = h("div", { class: "chart small" });
         scatters.append(h("figure", {}, h("figcaption", { text: name }), cell));
         return cell;
-      }),
-    ]);
-    main.dataset.version = String((Number(main.dataset.version) || 0) + 1);
+      });
+      scatters.dataset.drawn = String((Number(scatters.dataset.drawn) || 0) + 1);
+    });
   }
 
   const first = await source.round(key);
@@ -132,6 +146,8 @@ export async function renderRound(main, key, source) {
       await apply(answer);
       return true;
     },
-    dispose() {},
+    dispose() {
+      for (const chart of [curvesChart, parallelChart, scattersChart]) chart.dispose();
+    },
   };
 }

@@ -185,6 +185,11 @@ class LiveData:
                 self._cache.popitem(last=False)
             return value
 
+    def has(self, key: tuple[Any, ...]) -> bool:
+        """Whether the answer to ``key`` is cached for the current version."""
+        hit = self._cache.get(key)
+        return hit is not None and hit[0] == self.version
+
     # -- internals ---------------------------------------------------------
     def _require(self) -> QuerySession:
         if self._session is None:

@@ -13,6 +13,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from arrowscope.errors import ArrowscopeError
 from arrowscope.ui import encode
 from arrowscope.ui.live import LiveData
@@ -119,24 +122,45 @@ def default_curve(metrics: Sequence[dict[str, Any]], main: str | None) -> tuple[
 
 
 def curves(data: LiveData, key: RoundKey, metric: str, phase: str, trials: list[int]) -> Answer:
-    """Mean, minimum and maximum over the validation splits, per chosen trial and epoch."""
+    """Mean, minimum and maximum over the validation splits, per chosen trial and epoch.
+
+    The first choice of trials on a version of the data computes the bands of
+    every trial of the round for that metric and phase (one pass over its
+    values); later choices are cut from them.
+    """
     chosen = sorted(set(trials))
     return data.cached(
         ("curves", *key, metric, phase, tuple(chosen)),
         lambda: _answer(
-            {"metric": metric, "phase": phase, "trials": _bands(data, key, metric, phase, chosen)}
+            {
+                "metric": metric,
+                "phase": phase,
+                "trials": _bands(data, key, metric, phase, chosen, every=True),
+            }
         ),
-        watch=True,
     )
 
 
 def _bands(
-    data: LiveData, key: RoundKey, metric: str, phase: str, trials: list[int]
+    data: LiveData,
+    key: RoundKey,
+    metric: str,
+    phase: str,
+    trials: list[int],
+    every: bool = False,
 ) -> dict[str, dict[str, list[Any]]]:
+    """The bands of ``trials``: queried alone, or cut from every trial's (``every``)."""
     if not trials:
         return {}
-    table = data.fetch("curve_bands", **key._asdict(), metric=metric, phase=phase, trials=trials)
-    cols = encode.columns(table.arrow)
+    where = {**key._asdict(), "metric": metric, "phase": phase}
+    all_key = ("bands", *key, metric, phase)
+    if every or data.has(all_key):
+        table = data.cached(all_key, lambda: data.fetch("curve_bands", **where, trials=None).arrow)
+        wanted = pa.array(trials, table.schema.field("trial").type)
+        table = table.filter(pc.is_in(table["trial"], value_set=wanted))
+    else:
+        table = data.fetch("curve_bands", **where, trials=trials).arrow
+    cols = encode.columns(table)
     out: dict[str, dict[str, list[Any]]] = {}
     fields = ("epoch", "mean", "low", "high", "n_splits")
     for i, trial in enumerate(cols["trial"]):

@@ -213,7 +213,10 @@ def main() -> None:
             results = {k: [v] for k, v in startup.items()}
             results.update(measure_http(url, directory, args.trials, args.repeat))
             if not args.no_browser:
-                results.update(measure_browser(url, args.repeat))
+                try:
+                    results.update(measure_browser(url, args.repeat))
+                except Exception as exc:  # the HTTP figures are still worth printing
+                    print(f"browser measures failed: {exc}", file=sys.stderr)
         finally:
             proc.terminate()
             proc.wait()

@@ -57,16 +57,6 @@ export async function renderRound(main, key, source) {
   const curvesChart = lazy(curves);
   const parallelChart = lazy(parallel);
   const scattersChart = lazy(scatters);
-  clear(main).append(title, facts,
-    section("Trials", table.element),
-    section("Learning curves",
-      h("div", { class: "filters" }, h("label", {}, "Metric ", metricSelect), h("label", {}, "Phase ", phaseSelect)),
-      curvesNote, curves),
-    section("Parallel coordinates", h("p", { class: "muted",
-      text: "One axis per hyperparameter, then the score; each line is a successful trial." }), parallel),
-    section("Score against each hyperparameter", scatters),
-    section("Failed and aborted trials", failures));
-
   function orderedSelection() {
     // Best first, the order of the round's ranking (payload.selected) then trial number.
     const rank = new Map(state.payload.selected.map((t, i) => [t, i]));
@@ -135,8 +125,19 @@ export async function renderRound(main, key, source) {
     });
   }
 
+  // The page is laid out with its data, so charts below the table start out of view.
   const first = await source.round(key);
   state.etag = first.etag;
+  clear(main).append(title, facts,
+    section("Trials", table.element),
+    section("Learning curves",
+      h("div", { class: "filters" }, h("label", {}, "Metric ", metricSelect), h("label", {}, "Phase ", phaseSelect)),
+      curvesNote, curves),
+    section("Parallel coordinates", h("p", { class: "muted",
+      text: "One axis per hyperparameter, then the score; each line is a successful trial." }), parallel),
+    section("Score against each hyperparameter", scatters),
+    section("Failed and aborted trials", failures));
+
   await apply(first);
   return {
     async update() {

@@ -64,7 +64,7 @@ export function lazy(element) {
   const observer = new IntersectionObserver((entries) => {
     visible = entries.some((e) => e.isIntersecting);
     if (visible) run();
-  }, { rootMargin: "200px" });
+  });
   observer.observe(element);
   return {
     set(fn) { pending = fn; if (visible) run(); },
@@ -159,11 +159,21 @@ function dimension(column, rows) {
   return { label: plotText(column.name), values: raw.map((v) => (isNum(v) ? v : null)) };
 }
 
-/** Parallel coordinates: one axis per hyperparameter, then the score; colour = score. */
+/** Lines drawn at most by the parallel coordinates: the best ones. */
+export const PARALLEL_LINES = 10000;
+
+/**
+ * Parallel coordinates: one axis per hyperparameter, then the score; colour =
+ * score. A round of more than PARALLEL_LINES scored trials shows its best ones.
+ */
 export function drawParallel(element, payload) {
   const t = payload.trials;
-  const rows = [];
+  let rows = [];
   for (let i = 0; i < t.trial.length; i++) if (isNum(t.score[i])) rows.push(i);
+  if (rows.length > PARALLEL_LINES) {
+    const sign = payload.round.higher_is_better === false ? 1 : -1;
+    rows = rows.sort((a, b) => sign * (t.score[a] - t.score[b])).slice(0, PARALLEL_LINES);
+  }
   const metric = payload.round.main_metric_name || "score";
   const scores = rows.map((i) => t.score[i]);
   const dimensions = payload.hyperparams.map((column) => dimension(column, rows));

@@ -2,7 +2,7 @@
 // coordinates, score against each hyperparameter, failed and aborted trials.
 import { h, clear, fmtNumber, fmtTime, roundTitle, pageHref, section, badge } from "../dom.js";
 import { TrialTable } from "../table.js";
-import { drawCurves, drawParallel, drawScoreScatters, lazy } from "../charts.js";
+import { drawCurves, drawParallel, drawScoreScatters, lazy, PARALLEL_LINES } from "../charts.js";
 
 function direction(higher) {
   if (higher === null || higher === undefined) return "";
@@ -134,7 +134,8 @@ export async function renderRound(main, key, source) {
       h("div", { class: "filters" }, h("label", {}, "Metric ", metricSelect), h("label", {}, "Phase ", phaseSelect)),
       curvesNote, curves),
     section("Parallel coordinates", h("p", { class: "muted",
-      text: "One axis per hyperparameter, then the score; each line is a successful trial." }), parallel),
+      text: "One axis per hyperparameter, then the score; each line is a successful trial" +
+        ` (the ${PARALLEL_LINES.toLocaleString("en")} best when there are more).` }), parallel),
     section("Score against each hyperparameter", scatters),
     section("Failed and aborted trials", failures));
 

@@ -71,5 +71,6 @@ function schedule(mine) {
 }
 
 window.addEventListener("hashchange", show);
-show();
-plotly(); // after the page's first request: data and plotly.js load side by side
+// plotly.js (4.8 MB, preloaded by index.html) is evaluated once the first page
+// is shown, so its parsing never delays the table; charts wait for it.
+show().then(() => plotly());

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint test test-ray demo bench bench-search clean
+.PHONY: help venv lint browser test test-ray demo bench bench-search clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -22,7 +22,17 @@ lint: $(STAMP)  ## ruff check, ruff format --check, mypy on src/
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint  ## lint, then the whole test suite
+browser:  ## Chromium for the browser tests (installed with apt-get when missing, as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium for the browser tests (apt-get install -y chromium)"; \
+	    apt-get update -qq && apt-get install -y -qq chromium; \
+	  else \
+	    echo "the browser tests need Chromium: run 'sudo apt-get install -y chromium' and 'make test' again" >&2; \
+	    exit 1; \
+	  fi; }
+
+test: lint browser  ## lint, then the whole test suite (browser tests included)
 	$(BIN)/python -m pytest -q
 
 test-ray: $(STAMP)  ## install the ray extra, then run the tests marked ray (make test leaves them out)

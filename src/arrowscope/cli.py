@@ -28,6 +28,15 @@ from arrowscope.errors import ArrowscopeError
 from arrowscope.query import QuerySession, Result, open_directory
 from arrowscope.schema import TABLES
 from arrowscope.store.compact import total_size
+from arrowscope.ui.commands import (
+    REPORT_HELP,
+    UI_DESCRIPTION,
+    UI_HELP,
+    report_arguments,
+    run_report_command,
+    run_ui_command,
+    ui_arguments,
+)
 
 logger = logging.getLogger("arrowscope.cli")
 
@@ -298,6 +307,8 @@ COMMANDS: dict[str, Command] = {
         "splits exited (the views' scores come from those). Lists each disagreement "
         "and exits 1; exits 0 when all agree.",
     ),
+    "ui": Command(UI_HELP, ui_arguments, run_ui_command, UI_DESCRIPTION),
+    "report": Command(REPORT_HELP, report_arguments, run_report_command),
 }
 
 
@@ -306,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="arrowscope",
         description="Run the demo search, or inspect arrowscope data directories: "
-        "summaries, best trials, curves, SQL.",
+        "summaries, best trials, curves, SQL, a web app and HTML reports.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

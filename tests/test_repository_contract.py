@@ -210,8 +210,10 @@ def test_open_repository_dispatches_on_the_scheme(data_dir: Path) -> None:
         assert isinstance(repo, ParquetRepository)
         assert repo.location == str(data_dir)
         repo.close()
-    with pytest.raises(ValueError, match=r"'s3'.*file://, memory://"):
-        open_repository("s3://bucket/runs")
+    with pytest.raises(ValueError, match=r"'gs'.*file://, memory://, s3://"):
+        open_repository("gs://bucket/runs")
+    with pytest.raises(ValueError, match="s3:// URIs only"):
+        open_repository(data_dir, dead_after=5.0)
 
 
 def test_claim_takes_one_exact_number_once(repository: Repository) -> None:

@@ -119,3 +119,20 @@ class DamagedLogWarning(UserWarning):
     The readable records were recovered; the segment is kept beside the data
     under a ``.damaged`` name for inspection.
     """
+
+
+class StorageConfigError(ArrowscopeError, ValueError):
+    """Object storage that cannot be used as configured: one line naming the URI and the fix.
+
+    Raised where the repository is opened (``Root.at``, ``arrowscope.connect``,
+    the CLI), before anything is logged.
+    """
+
+    def __init__(self, uri: str, problem: str, remedy: str) -> None:
+        self.uri = uri
+        self.problem = problem
+        self.remedy = remedy
+        super().__init__(f"{uri}: {problem}; {remedy}")
+
+    def __reduce__(self) -> tuple[type[StorageConfigError], tuple[str, str, str]]:
+        return (type(self), (self.uri, self.problem, self.remedy))

@@ -422,7 +422,7 @@ class QuerySession:
         for table in TABLES:
             files = tuple(state.repository.parquet_files(table))
             if files != state.files.get(table):
-                stable = state.pins.stable_paths(state.repository.location, table, files)
+                stable = state.pins.stable_paths(_files_root(state.repository), table, files)
                 self._point_parquet_view(table, tuple(stable))
                 state.files[table] = files
             pending = state.repository.pending(table)
@@ -574,12 +574,21 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, /, **params: Any) -> Re
 
 
 def open_directory(path: str | os.PathLike[str]) -> Repository:
-    """The ``ParquetRepository`` of an existing data directory.
+    """The repository of an existing data directory, or of a URI (``s3://…``, ``file://…``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist (the message says how to create one).
         NotADirectoryError: ``path`` is a file.
+        ValueError: a URI with a scheme arrowscope does not know.
     """
+    text = os.fspath(path)
+    if "://" in text:
+        from arrowscope.store import open_repository
+
+        scheme, _, rest = text.partition("://")
+        if scheme != "file":
+            return open_repository(text)
+        path = Path(rest)
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
@@ -592,6 +601,12 @@ def open_directory(path: str | os.PathLike[str]) -> Repository:
 
     repository: Repository = ParquetRepository(path)
     return repository
+
+
+def _files_root(repository: Repository) -> str | None:
+    """The local directory a repository's ``parquet_files`` are in (an S3 store's spool)."""
+    directory = getattr(repository, "directory", None)
+    return str(directory) if directory is not None else repository.location
 
 
 def _repository_of(source: object) -> Repository:

@@ -25,6 +25,7 @@ from arrowscope.store._recovery import recover
 from arrowscope.store._staging import RoundKey, concat
 from arrowscope.store._writing import Writing
 from arrowscope.store.compact import compact
+from arrowscope.store.fileio import LocalFileIO
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class ParquetRepository:
         self._root.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._writing = Writing(self._root, flush_interval, fsync, auto_compact_parts)
-        self._ids = IdAllocator(self._root, fsync)
+        self._ids = IdAllocator(LocalFileIO(self._root, fsync))
         self._checker = PartChecker()
         self._keys: set[RoundKey] = set()
         self._stash: dict[str, tuple[str, tuple[list[str], list[pa.RecordBatch]]]] = {}
@@ -165,6 +166,11 @@ class ParquetRepository:
     @property
     def location(self) -> str | None:
         return str(self._root)
+
+    @property
+    def directory(self) -> Path:
+        """The local directory the listed parts are in (for S3: the spool)."""
+        return self._root
 
     def __repr__(self) -> str:
         return f"ParquetRepository({str(self._root)!r}, writer_id={self.writer_id!r})"
@@ -292,7 +298,7 @@ class ParquetRepository:
 
     def snapshot(self, table: str) -> tuple[list[str], pa.Table]:
         """``(parquet_files, pending)`` of ``table`` at one moment, in one call."""
-        files, batches = self._writing.read(table, self._checker)
+        files, batches = self._read(table)
         return files, concat(table, batches)
 
     def compact(self) -> int:
@@ -338,9 +344,12 @@ class ParquetRepository:
         stashed = self._stash.pop(table, None)
         if stashed is not None and stashed[0] != side:
             return stashed[1]
-        snapshot = self._writing.read(table, self._checker)
+        snapshot = self._read(table)
         self._stash[table] = (side, snapshot)
         return snapshot
+
+    def _read(self, table: str) -> tuple[list[str], list[pa.RecordBatch]]:
+        return self._writing.read(table, self._checker)
 
     def _check_key(self, key: RoundKey) -> None:
         if key not in self._keys:

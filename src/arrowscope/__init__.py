@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arrowscope.aggregates import (
     AutoMLContext,
@@ -77,14 +77,19 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.DuckDBPyConnection:
+def connect(
+    source: str | os.PathLike[str] | Repository | object, **options: Any
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with arrowscope's views over ``source``: see ``arrowscope.query``.
 
-    DuckDB is imported here, on first use: logging never loads it.
+    ``source`` is a directory, ``s3://bucket/prefix``, a repository or a
+    ``Root``; ``options`` (``storage_options``, ``filesystem``, ``spool``)
+    configure an ``s3://`` store. DuckDB is imported here, on first use:
+    logging never loads it.
     """
     from arrowscope import query
 
-    return query.connect(source)
+    return query.connect(source, **options)
 
 
 __all__ = [

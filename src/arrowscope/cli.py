@@ -377,7 +377,7 @@ def _fail(exc: BaseException, verbose: bool, unexpected: bool = False) -> int:
     return EXIT_ERROR
 
 
-def _session(path: Path) -> QuerySession:
+def _session(path: str) -> QuerySession:
     return QuerySession.open(path)
 
 
@@ -400,7 +400,9 @@ def _part_sizes(list_files: Callable[[str], list[str]]) -> tuple[int, int]:
 
 
 def _path_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, metavar="PATH", help="the data directory")
+    parser.add_argument(
+        "path", metavar="PATH", help="the data directory, file:///abs/path or s3://bucket/prefix"
+    )
 
 
 def _round_arguments(parser: argparse.ArgumentParser) -> None:

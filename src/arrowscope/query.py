@@ -259,8 +259,13 @@ class QuerySession:
         _STATES[con] = state
 
     @classmethod
-    def open(cls, source: str | os.PathLike[str] | Repository | object) -> QuerySession:
-        """A session over a data directory, a repository, or an object with ``.repository``.
+    def open(
+        cls, source: str | os.PathLike[str] | Repository | object, **options: Any
+    ) -> QuerySession:
+        """A session over a data directory, a URI, a repository, or an object with ``.repository``.
+
+        ``options`` go to the repository of a URI (``storage_options``,
+        ``filesystem``, ``spool`` for ``s3://``).
 
         Raises:
             FileNotFoundError: ``source`` is a path that does not exist.
@@ -269,7 +274,7 @@ class QuerySession:
         """
         if not isinstance(source, (str, os.PathLike)):
             return cls(_repository_of(source))
-        repository = open_directory(source)
+        repository = open_directory(source, **options)
         try:
             session = cls(repository)
         except BaseException:
@@ -524,12 +529,18 @@ class QuerySession:
             self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
 
 
-def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.DuckDBPyConnection:
+def connect(
+    source: str | os.PathLike[str] | Repository | object, **options: Any
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the views of this module, ready to query.
 
     Args:
-        source: a data directory (as written by ``Root.at(path)``), a
+        source: a data directory (as written by ``Root.at(path)``), a URI
+            (``s3://bucket/prefix``: its parts are downloaded to the local
+            spool and read there, so DuckDB needs no ``httpfs``), a
             ``Repository``, or any object with a ``.repository`` (a ``Root``).
+        **options: for a URI, ``storage_options``, ``filesystem`` or ``spool``
+            (see ``Root.at``).
 
     Returns:
         A snapshot of the data at call time: the visible Parquet parts plus
@@ -541,7 +552,7 @@ def connect(source: str | os.PathLike[str] | Repository | object) -> duckdb.Duck
         FileNotFoundError: ``source`` is a path that does not exist.
         QueryError: the Parquet parts cannot be read.
     """
-    return QuerySession.open(source).connection
+    return QuerySession.open(source, **options).connection
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -573,7 +584,7 @@ def run_query(con: duckdb.DuckDBPyConnection, name: str, /, **params: Any) -> Re
         raise QueryError(str(exc)) from exc
 
 
-def open_directory(path: str | os.PathLike[str]) -> Repository:
+def open_directory(path: str | os.PathLike[str], **options: Any) -> Repository:
     """The repository of an existing data directory, or of a URI (``s3://…``, ``file://…``).
 
     Raises:
@@ -587,8 +598,10 @@ def open_directory(path: str | os.PathLike[str]) -> Repository:
 
         scheme, _, rest = text.partition("://")
         if scheme != "file":
-            return open_repository(text)
+            return open_repository(text, **options)
         path = Path(rest)
+    if options:
+        raise ValueError(f"{', '.join(options)} apply to s3:// URIs only, not to {text!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(

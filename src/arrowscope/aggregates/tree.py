@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from arrowscope._signals import install_sigterm_handler
@@ -45,11 +46,16 @@ class Root(ScopeMembers, RootReport):
         *,
         fsync: bool | None = None,
         auto_compact_parts: int | None = None,
+        filesystem: Any = None,
+        storage_options: Mapping[str, str] | None = None,
+        spool: str | os.PathLike[str] | None = None,
     ) -> Root:
         """A root on the repository at ``path``: a directory (created if missing) or a URI.
 
         Args:
-            path: A directory, ``file:///abs/path`` or ``memory://``.
+            path: A directory, ``file:///abs/path``, ``memory://`` or
+                ``s3://bucket/prefix`` (S3 or an S3-compatible server,
+                configured by the standard AWS variables or the arguments below).
             flush_interval: Seconds bounding how much a crash may lose of a
                 split that is still running, and how far plain Parquet readers
                 lag behind: a background thread writes out and checkpoints
@@ -59,6 +65,17 @@ class Root(ScopeMembers, RootReport):
                 at the cost of an fsync per exit.
             auto_compact_parts: Merge a partition's parts once a writer has
                 written more than this many; 0 turns automatic compaction off.
+            filesystem: ``s3://`` only: a ``pyarrow.fs.S3FileSystem`` to use.
+            storage_options: ``s3://`` only: ``endpoint_url``,
+                ``access_key_id``, ``secret_access_key``, ``session_token``,
+                ``region``, ``profile`` (instead of the AWS variables).
+            spool: ``s3://`` only: the local directory logs are kept in until
+                uploaded (default: one per URI under ``~/.cache/arrowscope``).
+
+        Raises:
+            StorageConfigError: an ``s3://`` store that cannot be used as
+                configured (endpoint, credentials, bucket, foreign prefix).
+            ValueError: a URI scheme arrowscope does not know.
         """
         from arrowscope.store import open_repository
 
@@ -66,6 +83,9 @@ class Root(ScopeMembers, RootReport):
             "flush_interval": flush_interval,
             "fsync": fsync,
             "auto_compact_parts": auto_compact_parts,
+            "filesystem": filesystem,
+            "storage_options": storage_options,
+            "spool": spool,
         }
         options = {k: v for k, v in given.items() if v is not None}
         return Root.from_repo(None, open_repository(path, **options))

@@ -161,8 +161,15 @@ class S3FileIO:
         return self._put_if_absent(f"{path}/.exists", b"")
 
     def put(self, path: str, data: bytes) -> None:
-        with self.fs.open_output_stream(f"{self.bucket}/{self.key(path)}") as out:
-            out.write(data)
+        try:
+            with self.fs.open_output_stream(f"{self.bucket}/{self.key(path)}") as out:
+                out.write(data)
+        except PermissionError:
+            raise
+        except OSError as exc:
+            if "ACCESS_DENIED" in str(exc) or "AccessDenied" in str(exc):
+                raise PermissionError(f"{self._uri}/{path}: access denied ({exc})") from exc
+            raise
 
     def read(self, path: str) -> bytes:
         with self.fs.open_input_stream(f"{self.bucket}/{self.key(path)}") as stream:
@@ -276,7 +283,7 @@ class S3FileIO:
             )
 
     def _put_if_absent(self, path: str, body: Any) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         for _ in range(8):
             try:
@@ -289,10 +296,24 @@ class S3FileIO:
                 if code == "PreconditionFailed":
                     return False
                 if code != "ConditionalRequestConflict":  # AWS: a concurrent create; retry
-                    raise
+                    raise _os_error(f"{self._uri}/{path}", exc) from exc
                 if hasattr(body, "seek"):
                     body.seek(0)
+            except BotoCoreError as exc:
+                raise OSError(f"{self._uri}/{path}: {exc}") from exc
         raise OSError(f"{self._uri}/{path}: conditional create kept conflicting")
+
+
+def _os_error(where: str, exc: Any) -> OSError:
+    """A boto3 ``ClientError`` as the ``OSError`` the rest of the store handles."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = f"{where}: {code}: {error.get('Message', exc)}"
+    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return PermissionError(message)
+    if code in ("NoSuchBucket", "NoSuchKey", "404"):
+        return FileNotFoundError(message)
+    return OSError(message)
 
 
 def _pyarrow_filesystem(settings: S3Settings) -> Any:

@@ -113,7 +113,8 @@ class ObjectStoreRepository(ParquetRepository):
         self._dead_after = dead_after
         self._heartbeat: Heartbeat | None = None
         self._pid = os.getpid()
-        self._pulled = 0.0
+        self._pulled: dict[str, float] = {}
+        self._read_only = False
         self._background_error: str | None = None
         self._sync_lock = threading.Lock()
         spool_dir = Path(spool) if spool is not None else spool_for(io.uri)
@@ -178,10 +179,9 @@ class ObjectStoreRepository(ParquetRepository):
     # -- internals -----------------------------------------------------------
     def _read(self, table: str) -> tuple[list[str], list[pa.RecordBatch]]:
         now = time.monotonic()
-        if now - self._pulled >= _PULL_EVERY:
+        if now - self._pulled.get(table, -_PULL_EVERY) >= _PULL_EVERY:
             self._mirror.pull((table,))
-            if table == "events":
-                self._pulled = now
+            self._pulled[table] = now
         return super()._read(table)
 
     def _abort_orphans(self, dead: WriterInfo) -> None:
@@ -198,6 +198,8 @@ class ObjectStoreRepository(ParquetRepository):
 
     def _abort_dead_writers(self) -> None:
         """End what writers with a stale heartbeat left running (one process per dead writer)."""
+        if self._read_only:
+            return
         try:
             dead = dead_writers(self._io, self.writer_id, self._dead_after)
         except OSError as exc:
@@ -221,7 +223,18 @@ class ObjectStoreRepository(ParquetRepository):
             self._push_in_background,
             min(chore_interval, 5.0),
         )
-        heartbeat.start()
+        try:
+            heartbeat.start()
+        except PermissionError as exc:
+            # Read-only credentials still read; they cannot end what dead writers left.
+            self._read_only = True
+            logger.warning(
+                "%s cannot be written with these credentials (%s): reading only; writers "
+                "that died are not ended, their trials read RUNNING until a writer opens it",
+                self._uri,
+                exc,
+            )
+            return
         self._heartbeat = heartbeat
 
     def _after_fork(self) -> None:

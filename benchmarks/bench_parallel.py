@@ -21,11 +21,19 @@ worker counts means the workers do not get in each other's way.
 A row "in-process" runs the same ``fit`` with no executor (the sequential path).
 Settings are interleaved within each repeat, so that drifting machine load hits
 them alike; the table shows the median and the range over the repeats.
+
+Object storage, side by side with local disk in the same run: ``--s3`` starts
+a SeaweedFS server (``_seaweed.py``) and writes every S3 round into a bucket
+on it; ``--uri s3://bucket/prefix`` uses an existing store instead (configured
+by the ``AWS_*`` variables). Each S3 run writes under a new sub-prefix, with
+its local spool under ``.scratch``; the same settings then run on local disk
+and on S3, interleaved, and each store gets its table.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -33,12 +41,16 @@ import shutil
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import arrowscope as asc
 from arrowscope.automl import AutoML, KFoldCrossValidationSplitter
+from arrowscope.query import QuerySession
+from arrowscope.store._mirror import spool_for
 
 SPACE = {"lr": asc.LogUniform(1e-4, 1e-1), "depth": asc.RandInt(1, 8)}
 
@@ -90,17 +102,23 @@ def _pool(workers: int) -> tuple[ProcessPoolExecutor, float, dict[int, float]]:
     return pool, time.perf_counter() - start, cpu
 
 
-def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
-    """One fit into a fresh directory; ``workers=None`` is the in-process path.
+def one_run(
+    workers: int | None, args: argparse.Namespace, scratch: Path, uri: str | None = None
+) -> dict[str, Any]:
+    """One fit into a fresh directory (or a fresh prefix under ``uri``); ``workers=None``
+    is the in-process path.
 
     CPU seconds are the parent's plus every worker's during the ``fit``.
     """
     directory = Path(tempfile.mkdtemp(dir=scratch))
+    location = f"{uri.rstrip('/')}/run-{uuid.uuid4().hex[:12]}" if uri else str(directory)
     pool, startup, cpu_before = _pool(workers) if workers else (None, 0.0, {})
+    start, parent_cpu = time.perf_counter(), time.process_time()
+    root = asc.Root.at(location)  # in the timed span, as when AutoML opens it itself
     automl = AutoML(
         objective,
         {**SPACE, "n_metrics": args.metrics},
-        root=directory,
+        root=root,
         main_metric="metric0",
         n_trials=args.trials,
         epochs=args.epochs,
@@ -112,7 +130,6 @@ def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dic
     )
     data = list(range(args.splits * 2))
     try:
-        start, parent_cpu = time.perf_counter(), time.process_time()
         result = automl.fit(data)
         seconds = time.perf_counter() - start
         cpu = time.process_time() - parent_cpu
@@ -122,11 +139,15 @@ def one_run(workers: int | None, args: argparse.Namespace, scratch: Path) -> dic
     finally:
         if pool is not None:
             pool.shutdown()
+        root.close()  # an S3 repository left open would keep polling the store
     values = args.trials * args.splits * args.epochs * args.metrics * 2
-    ((stored,),) = asc.connect(directory).sql("select count(*) from metrics").fetchall()
+    with QuerySession.open(location) as session:
+        ((stored,),) = session.connection.sql("select count(*) from metrics").fetchall()
     assert stored == values, (stored, values)
     assert len(result.report) == args.trials
     shutil.rmtree(directory)
+    if uri:
+        shutil.rmtree(spool_for(location), ignore_errors=True)
     return {
         "seconds": seconds,
         "values_per_s": values / seconds,
@@ -145,24 +166,70 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     parser.add_argument("--append", type=Path, help="also append the table to this markdown file")
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--s3", action="store_true", help="also on S3: start SeaweedFS here")
+    store.add_argument("--uri", help="also on this object store (s3://bucket/prefix)")
     args = parser.parse_args()
-    counts: list[int | None] = [None, *(int(w) for w in args.workers.split(","))]
-    runs: dict[int | None, list[dict[str, Any]]] = {c: [] for c in counts}
-    scratch = Path(__file__).resolve().parent / ".scratch"  # the repository's disk, not /tmp
-    scratch.mkdir(exist_ok=True)
     started = time.perf_counter()
-    for _ in range(args.repeat):
-        for count in counts:
-            runs[count].append(one_run(count, args, scratch))
-    rows = _rows(runs)
+    with _stores(args, SCRATCH) as stores:
+        rows = measure(args, stores)
     if args.json:
-        print(json.dumps({"args": {**vars(args), "append": None}, "rows": rows}))
+        output = {"args": {**vars(args), "append": None}, "rows": rows["local disk"]}
+        print(json.dumps({**output, "stores": rows}))
         return
-    text = _table(rows, args, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    text = "\n".join(_table(store_rows, args, seconds, name) for name, store_rows in rows.items())
     print(text)
     if args.append is not None:
         with args.append.open("a") as out:
             out.write(f"\n## Parallel workers: one round (`bench_parallel.py`)\n\n{text}")
+
+
+SCRATCH = Path(__file__).resolve().parent / ".scratch"  # the repository's disk, not /tmp
+
+
+@contextlib.contextmanager
+def _stores(args: argparse.Namespace, scratch: Path) -> Iterator[dict[str, str | None]]:
+    """Store name → base URI (None: local disk) for the stores the arguments ask for."""
+    if args.s3:
+        from _seaweed import new_bucket, seaweed
+
+        with seaweed(scratch) as server:
+            yield {"local disk": None, "S3 (SeaweedFS)": new_bucket(server)}
+    elif args.uri:
+        yield {"local disk": None, args.uri: args.uri}
+    else:
+        yield {"local disk": None}
+
+
+def measure(
+    args: argparse.Namespace, stores: dict[str, str | None]
+) -> dict[str, list[dict[str, Any]]]:
+    """Every worker count on every store, ``args.repeat`` times, interleaved; rows per store.
+
+    An S3 store's spools go under ``.scratch`` (``ARROWSCOPE_SPOOL``, set before
+    any pool starts: the forkserver's workers inherit the environment it had).
+    """
+    counts: list[int | None] = [None, *(int(w) for w in args.workers.split(","))]
+    runs: dict[str, dict[int | None, list[dict[str, Any]]]] = {
+        name: {c: [] for c in counts} for name in stores
+    }
+    SCRATCH.mkdir(exist_ok=True)
+    spool = Path(tempfile.mkdtemp(prefix="spool-", dir=SCRATCH))
+    saved = os.environ.get("ARROWSCOPE_SPOOL")
+    os.environ["ARROWSCOPE_SPOOL"] = str(spool)
+    try:
+        for _ in range(args.repeat):
+            for count in counts:
+                for name, uri in stores.items():
+                    runs[name][count].append(one_run(count, args, SCRATCH, uri))
+    finally:
+        if saved is None:
+            os.environ.pop("ARROWSCOPE_SPOOL", None)
+        else:
+            os.environ["ARROWSCOPE_SPOOL"] = saved
+        shutil.rmtree(spool, ignore_errors=True)
+    return {name: _rows(store_runs) for name, store_runs in runs.items()}
 
 
 def _rows(runs: dict[int | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -185,12 +252,14 @@ def _rows(runs: dict[int | None, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return rows
 
 
-def _table(rows: list[dict[str, Any]], args: argparse.Namespace, total: float) -> str:
+def _table(
+    rows: list[dict[str, Any]], args: argparse.Namespace, total: float, store: str = "local disk"
+) -> str:
     values = args.trials * args.splits * args.epochs * args.metrics * 2
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     lines = [
         f"One round of {args.trials} trials × {args.splits} splits × {args.epochs} epochs × "
-        f"{args.metrics} metrics × train/valid = {values:,} values, written on local disk "
+        f"{args.metrics} metrics × train/valid = {values:,} values, written on {store} "
         f"through `AutoML(executor=ProcessPoolExecutor(n))`; medians of {args.repeat} runs "
         f"(range: min–max); {os.cpu_count()} cores, load average {load} at the end; "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; took {total:.0f} s.",

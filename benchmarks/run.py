@@ -140,13 +140,21 @@ def parse_report(stdout: str) -> dict[str, Any] | None:
 
 
 def run_once(
-    target: Target, workload: Workload, python: str, options: argparse.Namespace
+    target: Target,
+    workload: Workload,
+    python: str,
+    options: argparse.Namespace,
+    extra: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run one driver in a fresh process on an empty directory; return its report."""
+    """Run one driver in a fresh process on an empty directory; return its report.
+
+    ``extra`` arguments go to the driver after the others (``--uri`` for ``bench_s3.py``).
+    """
     directory = tempfile.mkdtemp(prefix=f"{target.tool}-{target.backend}-", dir=options.workdir)
     command = [python, str(DRIVERS / target.script), "--json", "--dir", directory]
     command += ["--backend", target.backend, "--mode", target.mode]
     command += [f"--T={workload.T}", f"--S={workload.S}", f"--E={workload.E}", f"--M={workload.M}"]
+    command += extra
     env = run_env(peer=target.tool in PEER_TOOLS)
     try:
         done = subprocess.run(

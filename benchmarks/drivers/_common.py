@@ -115,9 +115,12 @@ def directory_bytes(directory: Path) -> int:
 
 
 def parse_args(
-    description: str, backends: Sequence[str], modes: Sequence[str] = ("per-value",)
+    description: str,
+    backends: Sequence[str],
+    modes: Sequence[str] = ("per-value",),
+    uri: bool = False,
 ) -> argparse.Namespace:
-    """Parse the arguments every driver takes."""
+    """Parse the arguments every driver takes (and ``--uri`` for a driver that has it)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--T", type=int, default=20, help="trials")
     parser.add_argument("--S", type=int, default=3, help="validation splits per trial")
@@ -128,6 +131,8 @@ def parse_args(
     parser.add_argument("--backend", choices=backends, default=backends[0])
     parser.add_argument("--mode", choices=modes, default=modes[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    if uri:
+        parser.add_argument("--uri", help="the store's URI (s3://bucket/prefix) for --backend s3")
     return parser.parse_args()
 
 

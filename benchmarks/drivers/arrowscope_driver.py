@@ -15,13 +15,21 @@ Q1 is ``get_best_trial_id()`` on the resumed round, and again as SQL on the
 Finally the directory is compacted (``arrowscope compact DIR``) and its size
 measured again (``bytes_compacted``), with Q1 re-run on the compacted files.
 
-Run: ``python drivers/arrowscope_driver.py --mode idiom --dir /tmp/asc --json``.
+Backend ``s3`` logs into ``--uri`` (``s3://bucket/prefix``, reached through the
+``AWS_*`` variables) instead of ``DIR``, which then holds the local spools: the
+writer's (``DIR/spool-write``) and a second, empty one for the queries
+(``DIR/spool-read``), so that Q1 includes downloading every part, as a reader
+on another machine would. ``bytes`` are then the objects under the prefix.
+
+Run: ``python drivers/arrowscope_driver.py --mode idiom --dir /tmp/asc --json``
+(``--backend s3 --uri s3://bucket/run`` for an S3 store).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drivers._common import Bench, Skipped, directory_bytes, main, parse_args
+from drivers._common import Bench, Skipped, main, parse_args
 from workload import CurvePoint, Reference, ScoreRow, TrialData
 
 MODES = ("idiom", "batch")
@@ -57,6 +65,11 @@ class ArrowscopeBench(Bench):
         self.asc: Any = arrowscope
         self.root: Any = None
         self.db: Any = None
+        self.location = str(self.directory)
+        if self.backend == "s3":
+            if not args.uri:
+                raise ValueError("--backend s3 needs --uri s3://bucket/prefix")
+            self.location = args.uri
         if self.mode == "batch":
             self._require_batch_api()
 
@@ -68,9 +81,15 @@ class ArrowscopeBench(Bench):
         if not all(hasattr(metric_results, m) for m in ("add_train_results", "add_valid_results")):
             raise Skipped("MetricResults has no add_train_results/add_valid_results")
 
+    def _spool(self, name: str) -> None:
+        """Open the next S3 repositories with the spool ``DIR/<name>`` (no-op on local disk)."""
+        if self.backend == "s3":
+            os.environ["ARROWSCOPE_SPOOL"] = str(self.directory / name)
+
     def setup(self) -> None:
         super().setup()
-        self.root = self.asc.Root.at(str(self.directory))
+        self._spool("spool-write")
+        self.root = self.asc.Root.at(self.location)
 
     def log(self, trials: Sequence[TrialData]) -> int:
         asc = self.asc
@@ -116,7 +135,8 @@ class ArrowscopeBench(Bench):
                 metric.add_valid_results(array("d", valid[m]))
 
     def reopen(self) -> None:
-        self.root = self.asc.Root.at(str(self.directory))
+        self._spool("spool-read")
+        self.root = self.asc.Root.at(self.location)
 
     def best_trial(self) -> int:
         with (
@@ -128,7 +148,7 @@ class ArrowscopeBench(Bench):
 
     def _connect(self) -> Any:
         if self.db is None:
-            self.db = self.asc.connect(str(self.directory))
+            self.db = self.asc.connect(self.location)
         return self.db
 
     def curve(self, trial: int) -> list[CurvePoint]:
@@ -144,11 +164,16 @@ class ArrowscopeBench(Bench):
 
     def _sql_best_trial(self) -> int:
         """Q1 as SQL on a new connection."""
-        db = self.asc.connect(str(self.directory))
+        db = self.asc.connect(self.location)
         try:
             return int(db.sql(Q1_SQL).fetchall()[0][0])
         finally:
             db.close()
+
+    def disk_bytes(self) -> int | str:
+        if self.backend != "s3":
+            return super().disk_bytes()
+        return _bucket_bytes(self.location)
 
     def extras(self, expected: Reference) -> dict[str, Any]:
         report = super().extras(expected)
@@ -165,18 +190,20 @@ class ArrowscopeBench(Bench):
     def _compact(self, expected: Reference) -> dict[str, Any]:
         """Run ``arrowscope compact DIR``; measure the bytes and re-check Q1 after it."""
         script = Path(sys.executable).with_name("arrowscope")
-        commands = [[str(script), "compact", str(self.directory)]] if script.exists() else []
-        commands.append([sys.executable, "-m", "arrowscope", "compact", str(self.directory)])
+        target = self.location
+        commands = [[str(script), "compact", target]] if script.exists() else []
+        commands.append([sys.executable, "-m", "arrowscope", "compact", target])
         # The console script's entry point, for a package importable but not installed.
         entry = "import sys; from arrowscope.cli import main; sys.exit(main())"
-        commands.append([sys.executable, "-c", entry, "compact", str(self.directory)])
+        commands.append([sys.executable, "-c", entry, "compact", target])
         failures = []
         for command in commands:
             start = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - start
             if done.returncode == 0:
-                size = directory_bytes(self.directory)
+                size = self.disk_bytes()
+                assert isinstance(size, int)
                 return {
                     "compact_s": seconds,
                     "bytes_compacted": size,
@@ -187,5 +214,19 @@ class ArrowscopeBench(Bench):
         return {"compaction": f"unavailable: {failures[-1][0]}"}
 
 
+def _bucket_bytes(uri: str) -> int:
+    """Sum of the sizes of the objects under an ``s3://bucket/prefix``."""
+    import boto3
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    pages = boto3.client("s3").get_paginator("list_objects_v2")
+    prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    return sum(
+        item["Size"]
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    )
+
+
 if __name__ == "__main__":
-    sys.exit(main(ArrowscopeBench, parse_args(__doc__ or "", ["parquet"], MODES)))
+    sys.exit(main(ArrowscopeBench, parse_args(__doc__ or "", ["parquet", "s3"], MODES, uri=True)))

@@ -4,10 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv lint browser test test-ray demo bench bench-search clean
+.PHONY: help venv lint browser test test-ray demo bench bench-search bench-s3 clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ bench: $(STAMP)  ## side-by-side benchmarks against the peers (installs them int
 bench-search: $(STAMP)  ## random, grid, TPE and CMA-ES side by side (benchmarks/RESULTS.md)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_search.py --out benchmarks/RESULTS.md
+
+bench-s3: $(STAMP)  ## arrowscope on a SeaweedFS S3 server next to local disk (benchmarks/RESULTS.md)
+	$(BIN)/python benchmarks/bench_s3.py --out benchmarks/RESULTS.md
 
 clean:  ## remove the virtualenv and demo output
 	rm -rf $(VENV) arrowscope-runs .pytest_cache .mypy_cache .ruff_cache

@@ -43,7 +43,7 @@ from typing import Any
 import pyarrow as pa
 
 from arrowscope._signals import deferred_signals
-from arrowscope.errors import HousekeepingWarning
+from arrowscope.errors import CorruptFileError, HousekeepingWarning
 from arrowscope.store._heartbeat import Heartbeat, aborted_path, dead_writers, heartbeat_path
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._locks import WriterInfo
@@ -116,6 +116,7 @@ class ObjectStoreRepository(ParquetRepository):
         self._pulled: dict[str, float] = {}
         self._read_only = False
         self._background_error: str | None = None
+        self._pull_error: str | None = None
         self._sync_lock = threading.Lock()
         spool_dir = Path(spool) if spool is not None else spool_for(io.uri)
         spool_dir.mkdir(parents=True, exist_ok=True)
@@ -180,8 +181,22 @@ class ObjectStoreRepository(ParquetRepository):
     def _read(self, table: str) -> tuple[list[str], list[pa.RecordBatch]]:
         now = time.monotonic()
         if now - self._pulled.get(table, -_PULL_EVERY) >= _PULL_EVERY:
-            self._mirror.pull((table,))
             self._pulled[table] = now
+            try:
+                self._mirror.pull((table,))
+            except CorruptFileError:
+                raise
+            except OSError as exc:
+                # The store is out of reach: read what this machine has, its own rows included.
+                if str(exc) != self._pull_error:
+                    self._pull_error = str(exc)
+                    logger.warning(
+                        "%s: downloading new parts failed (%s); reading this machine's spool",
+                        self._uri,
+                        exc,
+                    )
+            else:
+                self._pull_error = None
         return super()._read(table)
 
     def _abort_orphans(self, dead: WriterInfo) -> None:

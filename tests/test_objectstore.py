@@ -20,8 +20,9 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 import pytest
@@ -33,6 +34,7 @@ import test_scenarios as scenarios
 from _s3server import S3Bucket, S3Server
 from _scopes import run_trial
 from arrowscope.errors import HousekeepingWarning, StorageConfigError
+from arrowscope.query import session_of
 from arrowscope.store import Repository, RoundKey, open_repository
 from arrowscope.store.objectstore import _PULL_EVERY as PULL_EVERY
 from arrowscope.store.objectstore import ObjectStoreRepository
@@ -40,6 +42,7 @@ from arrowscope.store.objectstore import ObjectStoreRepository
 pytestmark = pytest.mark.slow  # a server process
 
 KEY: RoundKey = ("vision", "resnet", 0)
+_Closable = TypeVar("_Closable")
 
 
 def _repo(bucket: S3Bucket, spool: Path, **options: object) -> ObjectStoreRepository:
@@ -74,6 +77,23 @@ def _polars_metrics(bucket: S3Bucket) -> pl.DataFrame:
         hive_partitioning=True,
         storage_options=bucket.server.polars_options(),
     ).collect()
+
+
+Later = Callable[[_Closable], _Closable]
+
+
+@pytest.fixture
+def later() -> Iterator[Later]:
+    """``later(x)`` returns ``x`` and closes it after the test (repositories, query sessions)."""
+    opened: list[Any] = []
+
+    def close_later(thing: _Closable) -> _Closable:
+        opened.append(thing)
+        return thing
+
+    yield close_later
+    for thing in reversed(opened):
+        thing.close()
 
 
 # -- the repository contract, on S3 ----------------------------------------------------
@@ -177,11 +197,11 @@ def test_checkpointed_parts_are_seen_by_another_machine_and_polars(
     other.close()
     # A clean close deletes the writers' heartbeats; nothing is left in a spool's log.
     assert not [k for k in _keys(s3_bucket) if k.endswith(".json")]
-    assert not list((tmp_path / "a").glob("**/*.arrows"))
+    assert not list((tmp_path / "a").glob("**/*.aslog"))
 
 
 def test_two_machines_share_numbers_and_names_exactly_once(
-    s3_bucket: S3Bucket, tmp_path: Path
+    s3_bucket: S3Bucket, tmp_path: Path, later: Later
 ) -> None:
     a, b = _repo(s3_bucket, tmp_path / "a"), _repo(s3_bucket, tmp_path / "b")
     assert a.create("p") is True and b.create("p") is False
@@ -194,12 +214,12 @@ def test_two_machines_share_numbers_and_names_exactly_once(
     assert a.list_ids("p", "c") == b.list_ids("p", "c") == [0, 1, 2]
     a.close()
     b.close()
-    catalog = read_table(_repo(s3_bucket, tmp_path / "c"), "catalog")
+    catalog = read_table(later(_repo(s3_bucket, tmp_path / "c")), "catalog")
     assert catalog.num_rows == 2  # one row per name, written by the machine that won it
 
 
 def test_compaction_on_either_machine_keeps_counts_exact(
-    s3_bucket: S3Bucket, tmp_path: Path
+    s3_bucket: S3Bucket, tmp_path: Path, later: Later
 ) -> None:
     a = _repo(s3_bucket, tmp_path / "a", auto_compact_parts=0)
     b = _repo(s3_bucket, tmp_path / "b", auto_compact_parts=0)
@@ -216,7 +236,7 @@ def test_compaction_on_either_machine_keeps_counts_exact(
     time.sleep(PULL_EVERY)
     merged = [k for k in _keys(s3_bucket, "runs/metrics/") if k.endswith(".parquet")]
     assert 1 <= len(merged) < len(parts)
-    for repo in (a, b, _repo(s3_bucket, tmp_path / "c")):
+    for repo in (a, b, later(_repo(s3_bucket, tmp_path / "c"))):
         assert contract.metric_rows(repo) == contract.as_us(expected)
     assert _polars_metrics(s3_bucket).height == len(expected)
     # The other machine writes on, then compacts what the first one merged.
@@ -226,7 +246,7 @@ def test_compaction_on_either_machine_keeps_counts_exact(
     b.checkpoint()
     b.compact()
     time.sleep(PULL_EVERY)
-    for repo in (a, b, _repo(s3_bucket, tmp_path / "d")):
+    for repo in (a, b, later(_repo(s3_bucket, tmp_path / "d"))):
         assert contract.metric_rows(repo) == contract.as_us(expected)
     assert _polars_metrics(s3_bucket).height == len(expected)
     a.close()
@@ -234,7 +254,7 @@ def test_compaction_on_either_machine_keeps_counts_exact(
 
 
 def test_scope_api_on_s3_through_root_at_and_connect(
-    s3_env: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3_env: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: Later
 ) -> None:
     """``Root.at`` and ``connect`` on an ``s3://`` URI, set up by AWS_* and $ARROWSCOPE_SPOOL."""
     uri = f"{s3_env.uri}/runs"
@@ -251,6 +271,7 @@ def test_scope_api_on_s3_through_root_at_and_connect(
     assert not list(tmp_path.glob("s3*"))  # nothing local is named after the URI
     monkeypatch.setenv("ARROWSCOPE_SPOOL", str(tmp_path / "machine-b"))
     db = asc.connect(uri)
+    later(session_of(db))
     trials = db.sql("select trial, status, score from trials order by trial").fetchall()
     assert trials == [(0, "SUCCESS", 0.25), (1, "SUCCESS", 0.125)]
     assert db.sql("select best_trial from rounds").fetchall() == [(1,)]
@@ -302,7 +323,7 @@ def test_bad_configuration_fails_at_open_in_one_line(s3_bucket: S3Bucket, tmp_pa
     message = _one_line_error(s3_bucket.uri, storage_options=good, spool=spool)  # the bucket's top
     assert "(data)" in message
     # Nothing was written anywhere: no spool content, no object.
-    assert not list(spool.glob("**/*.arrows"))
+    assert not list(spool.glob("**/*.aslog"))
     assert sorted(_keys(s3_bucket, "")) == ["data/models/m.bin", "data/train.csv"]
     # A prefix next to the foreign objects is fine.
     _repo(s3_bucket, spool).close()
@@ -435,7 +456,7 @@ def test_rows_logged_while_the_endpoint_is_gone_wait_in_the_spool(
     with pytest.warns(HousekeepingWarning, match="uploading parts failed"):
         repo.close()
     assert list(spool.glob("metrics/**/*.parquet")), "the rows must stay in the spool"
-    assert not list(spool.glob("**/*.arrows"))
+    assert not list(spool.glob("**/*.aslog"))
     assert contract.metric_rows(repo) == contract.as_us(expected)  # and read here as before
     assert not _keys(s3_bucket, "runs/metrics/")
 

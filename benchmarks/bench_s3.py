@@ -233,6 +233,9 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"the run took {meta['seconds']:.0f} s. Cells: median (min–max) over {args.repeat} "
         "runs, local and S3 interleaved; **S3 ÷ local** divides the medians.",
         "",
+        f"Rerun: `make bench-s3` (`.venv/bin/python benchmarks/bench_s3.py "
+        f"--out benchmarks/RESULTS.md`; this run: `{meta['command']}`).",
+        "",
     ]
     for name, (workload, reports) in results["workloads"].items():
         lines += [
@@ -294,7 +297,7 @@ def _load() -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of every measure per store")
-    parser.add_argument("--large-trials", type=int, default=2000, help="T of the large workload")
+    parser.add_argument("--large-trials", type=int, default=1000, help="T of the large workload")
     parser.add_argument("--claims", type=int, default=200, help="timed claims per run")
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts of the parallel part")
     parser.add_argument("--trials", type=int, default=100, help="trials of the parallel round")
@@ -332,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_start": load_start,
         "load_end": _load(),
         "seconds": time.perf_counter() - started,
+        "command": " ".join(["bench_s3.py", *(argv if argv is not None else sys.argv[1:])]),
     }
     text = render(results, args)
     print(text)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import KeysView
 from pathlib import Path
 from typing import Final
 
@@ -53,6 +54,8 @@ class Mirror:
         self.spool = spool
         self.writer_id = writer_id
         self._pushing = threading.Lock()
+        # Per table, the spool's parts after the last push that went through.
+        self._in_step: dict[str, KeysView[str]] = {}
 
     def pull(self, tables: tuple[str, ...] = TABLES) -> int:
         """Download the store's parts the spool lacks; drop spool parts the store covers.
@@ -86,9 +89,12 @@ class Mirror:
         uploaded = 0
         with self._pushing:
             for table in tables:
+                local = self._local_parts(table)
+                if self._in_step.get(table) == local.keys():
+                    continue  # nothing new since the last push: no listing
                 stored = self._stored_parts(table)
                 covering = _by_partition(stored)
-                for path, part in sorted(self._local_parts(table).items()):
+                for path, part in sorted(local.items()):
                     if path in stored or _covered(path, part.name, covering):
                         continue
                     try:
@@ -101,6 +107,7 @@ class Mirror:
                 for path, name in stored.items():
                     if _covered(path, name, covering):
                         self.io.delete(path)
+                self._in_step[table] = local.keys()
         return uploaded
 
     def _stored_parts(self, table: str) -> dict[str, PartName]:

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from arrowscope._signals import deferred_signals
 from arrowscope.errors import CorruptFileError, HousekeepingWarning
+from arrowscope.store._buffer import MetricBuffer
 from arrowscope.store._heartbeat import Heartbeat, aborted_path, dead_writers, heartbeat_path
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._locks import WriterInfo
@@ -115,6 +116,7 @@ class ObjectStoreRepository(ParquetRepository):
         self._pid = os.getpid()
         self._pulled: dict[str, float] = {}
         self._read_only = False
+        self._closed = False  # closed, everything uploaded: nothing left for the exit
         self._background_error: str | None = None
         self._pull_error: str | None = None
         self._sync_lock = threading.Lock()
@@ -141,10 +143,25 @@ class ObjectStoreRepository(ParquetRepository):
     # -- writing -------------------------------------------------------------
     def create(self, project: str, client: str | None = None) -> bool:
         self._after_fork()
+        self._closed = False
         return super().create(project, client)
+
+    def metric_buffer(
+        self,
+        key: RoundKey,
+        trial: int,
+        split: int,
+        metric: str,
+        offsets: tuple[int, int] = (0, 0),
+        attempt: int = 0,
+    ) -> MetricBuffer:
+        self._after_fork()
+        self._closed = False
+        return super().metric_buffer(key, trial, split, metric, offsets, attempt)
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
         self._after_fork()
+        self._closed = False
         super().append_event(key, **fields)
 
     def flush(self, key: RoundKey | None = None) -> None:
@@ -163,6 +180,7 @@ class ObjectStoreRepository(ParquetRepository):
             super().close()
         finally:
             uploaded = self._push()
+            self._closed = uploaded
             heartbeat, self._heartbeat = self._heartbeat, None
             if heartbeat is not None and heartbeat.info.writer == self.writer_id:
                 try:
@@ -301,7 +319,7 @@ def _warn_upload(uri: str, exc: OSError) -> None:
 
 def _close_at_exit(ref: weakref.ref[ObjectStoreRepository]) -> None:
     repository = ref()
-    if repository is None or repository._pid != os.getpid():
+    if repository is None or repository._pid != os.getpid() or repository._closed:
         return
     try:
         repository.close()

@@ -8,10 +8,13 @@
   bucket.
 * Configuration errors: one line naming the URI; unknown schemes; no local
   ``s3:`` directory.
-* A failed upload loses nothing: the parts wait in the spool and the next
+* An endpoint that goes away under a writer (a relay cut, ``Relay``) loses
+  nothing: reads answer from the spool, the parts wait there, and the next
   process opening the store with that spool uploads them.
+* A writer whose heartbeat stops is ended ABORTED by the next one to open the store.
 
-Processes (crashes, dead machines, races, Dask) are in ``test_objectstore_processes``.
+Real processes (kill -9, dead machines, races, Dask, process pools) are in
+``test_objectstore_processes``.
 """
 
 from __future__ import annotations

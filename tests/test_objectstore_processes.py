@@ -254,7 +254,11 @@ def test_automl_on_s3_with_a_dask_cluster(
     root = later(asc.Root.at(machine))  # the workers open the store from its URI
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",  # not 8787, which another cluster may hold
+        host="127.0.0.1",
     )
     with cluster, Client(cluster) as client:
         search = automl(root, 8, executor=client.get_executor())  # type: ignore[arg-type]

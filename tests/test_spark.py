@@ -88,7 +88,14 @@ def test_spark_finds_the_same_best_trials_as_arrowscope(
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.default.parallelism", "1")
+        # A few kilobytes of data: planning and compiling, not computing, take the time.
+        # Without whole-stage code generation and adaptive re-planning, and with the JIT
+        # stopped at its first tier, the JVM spends half the CPU time on the same queries.
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
         .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
         .getOrCreate()
     )

@@ -85,18 +85,42 @@ def test_the_views_are_exactly_those_of_the_design() -> None:
     assert tuple(EXPECTED_COLUMNS) == VIEWS
 
 
+@pytest.fixture(scope="module", params=sorted(ROOTS))
+def empty_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[QuerySession]:
+    """A session over an empty repository of each backend, shared by tests that only read."""
+    root = ROOTS[request.param](tmp_path_factory.mktemp("empty"))
+    found = session(root)
+    yield found
+    found.close()
+    root.close()
+
+
+@pytest.fixture(scope="module", params=sorted(ROOTS))
+def populated_session(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[QuerySession]:
+    """A session over one round of each backend, shared by tests that only read."""
+    root = ROOTS[request.param](tmp_path_factory.mktemp("populated"))
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 0.5}, [split([0.5, 0.25])], retrain=[split([0.125])])
+    found = session(root)
+    yield found
+    found.close()
+    root.close()
+
+
 @pytest.mark.parametrize("view", VIEWS)
-def test_columns_on_an_empty_repository(root: asc.Root, view: str) -> None:
-    result = session(root).fetch(f"select * from {view}")
+def test_columns_on_an_empty_repository(empty_session: QuerySession, view: str) -> None:
+    result = empty_session.fetch(f"select * from {view}")
     assert result.columns == EXPECTED_COLUMNS[view]
     assert len(result) == 0
 
 
 @pytest.mark.parametrize("view", VIEWS)
-def test_columns_on_a_populated_round(root: asc.Root, view: str) -> None:
-    rnd = RoundWriter(root)
-    rnd.trial({"lr": 0.5}, [split([0.5, 0.25])], retrain=[split([0.125])])
-    result = session(root).fetch(f"select * from {view}")
+def test_columns_on_a_populated_round(populated_session: QuerySession, view: str) -> None:
+    result = populated_session.fetch(f"select * from {view}")
     assert result.columns == EXPECTED_COLUMNS[view]
     assert len(result) > 0
 

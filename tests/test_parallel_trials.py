@@ -88,7 +88,11 @@ def test_automl_trials_on_a_dask_cluster(tmp_path: Path) -> None:
 
     directory = tmp_path / "runs"
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address="127.0.0.1:0",  # not 8787, which another cluster may hold
+        host="127.0.0.1",
     )
     with cluster, Client(cluster) as client:
         search = automl(directory, 8, executor=client.get_executor())

@@ -19,8 +19,13 @@ from typing import Any
 import _ui_data
 import pytest
 from _ui_harness import CHROMIUM_ARGS, HERE, Watched, start_ui, stop, watch
+from playwright.sync_api import expect
 
 SCREENSHOTS = HERE / "screenshots"
+
+# Charts draw once plotly.js has loaded and been evaluated, which on a busy
+# 2-core machine takes longer than the 5 s Playwright waits by default.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,10 @@ def test_queries_never_fail_while_writers_and_compactions_run(tmp_path: Path) ->
     counts = []
     try:
         deadline = time.monotonic() + 60
-        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        # Until the writers are done, and at least 4 rounds (compactions go on meanwhile).
+        while (any(p.poll() is None for p in procs) or len(counts) < 8) and (
+            time.monotonic() < deadline
+        ):
             con = asc.connect(runs)  # connect, query, refresh, query: never an error
             counts.append(con.sql("select count(*) from metrics").fetchall()[0][0])
             asc.query.refresh(con)

@@ -231,7 +231,7 @@ def check(plan: RoundPlan, root: asc.Root, live: dict[str, Any]) -> None:
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,  # each run draws new rounds
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -28,50 +28,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from _s3server import (
-    ACCESS_KEY,
-    SECRET_KEY,
-    S3Server,
-    _command,
-    _free_ports,
-    _stop,
-    _wait_ready,
-    weed_binary,
-)
+from _s3server import S3Server, running_server, weed_binary
 
 
 @contextlib.contextmanager
 def seaweed(scratch: Path) -> Iterator[S3Server]:
     """A running ``weed mini`` with its data under ``scratch``; its variables in ``os.environ``."""
-    binary = weed_binary()
     scratch.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=scratch))
-    ports = _free_ports(9)
-    server = S3Server("127.0.0.1", ports[6])
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
-    log = data / "weed.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            _command(binary, data, ports),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as one
-        )
-    saved = {name: os.environ.get(name) for name in server.env()}
-    try:
-        _wait_ready(server, proc, log)
+    with running_server(data) as server:
+        saved = {name: os.environ.get(name) for name in server.env()}
         os.environ.update(server.env())
-        yield server
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        _stop(proc)
-        shutil.rmtree(data, ignore_errors=True)
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def new_bucket(server: S3Server) -> str:

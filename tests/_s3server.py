@@ -30,6 +30,7 @@ it is never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -248,11 +249,10 @@ def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """One SeaweedFS S3 server for the session (see the module docstring)."""
+@contextlib.contextmanager
+def running_server(data: Path) -> Iterator[S3Server]:
+    """``weed mini`` with its data in ``data``, running until the block exits."""
     binary = weed_binary()
-    data = tmp_path_factory.mktemp("seaweedfs")
     ports = _free_ports(9)
     server = S3Server("127.0.0.1", ports[6])
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
@@ -271,6 +271,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS S3 server for the session (see the module docstring)."""
+    with running_server(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
 
 
 @pytest.fixture

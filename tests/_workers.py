@@ -169,7 +169,7 @@ def append_forever(root: str) -> None:
             schema=table_schema("metrics"),
         )
         segment.append([batch])
-        segment.batches.clear()  # this worker never checkpoints: keep its memory flat
+        segment.records.clear()  # this worker never checkpoints: keep its memory flat
         if start == 0:
             print(f"segment {path}", flush=True)
         start += n

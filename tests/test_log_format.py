@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import signal
+import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +21,10 @@ from tests._workers import SEGMENT_ROWS
 from arrowscope.errors import CorruptFileError, DamagedLogWarning
 from arrowscope.schema import table_schema
 from arrowscope.store import ParquetRepository
-from arrowscope.store._log import LogSegment, read_log
+from arrowscope.store._buffer import MetricBuffer
+from arrowscope.store._log import LogSegment, encode_record, read_log
+from arrowscope.store._records import ArrowRecord, EventsRecord, MetricsRecord
+from arrowscope.store._staging import Staging
 
 Spawn = Callable[..., subprocess.Popen[str]]
 SCHEMA = table_schema("metrics")
@@ -195,3 +201,128 @@ def test_kill_9_mid_append_leaves_a_torn_tail_that_readers_and_recovery_skip(
     assert sorted(table["epoch"].to_pylist()) == list(range(len(kept) - SEGMENT_ROWS))
     assert not list(segment.parent.glob("*.damaged"))
     repo.close()
+
+
+# -- the record kinds of format 2, and logs of format 1 --------------------------
+
+EVENTS = table_schema("events")
+
+
+def _staged(n_values: int) -> Staging:
+    """A staging area holding one split's values (train and valid) and its events."""
+    staging = Staging("w")
+    key = ("p", "c", 0)
+    buffer = staging.open_buffer(key, MetricBuffer(3, 1, "loss ∂", train_offset=5, attempt=2))
+    for i in range(n_values):
+        buffer.train.append(i / 7)
+        buffer.train_at.append(1_700_000_000_123_456_789 + i)
+        buffer.valid.append(float("nan") if i == 1 else -i / 3)
+        buffer.valid_at.append(1_700_000_000_999_999_999 + i)
+    metric = {"level": "metric", "trial": 3, "split": 1, "train_best": 0.5, "at": 4}
+    staging.append_event(key, metric)
+    staging.append_event(key, {"level": "split", "trial": 3, "status": "SUCCESS", "at": 5})
+    return staging
+
+
+def test_raw_records_read_back_as_the_rows_arrow_records_held(tmp_path: Path) -> None:
+    key = ("p", "c", 0)
+    expected = {t: pa.Table.from_batches(b) for t, b in _staged(4).take(key).items()}
+    records = _staged(4).take_records(key)
+    assert [type(r) for r in records["metrics"]] == [MetricsRecord]
+    assert [type(r) for r in records["events"]] == [EventsRecord]
+    for table, schema in (("metrics", SCHEMA), ("events", EVENTS)):
+        segment = LogSegment(tmp_path / f"log-{table}-00000000.aslog", schema, fsync=False)
+        segment.append(records[table])
+        segment.append(records[table])
+        segment.close()
+        got = pa.Table.from_batches(read_log(segment.path, schema).batches)
+        assert got.schema.equals(schema)
+        assert str(got.to_pylist()) == str(expected[table].to_pylist() * 2), table  # NaN too
+        assert str(pa.Table.from_batches(segment.batches()).to_pylist()) == str(got.to_pylist())
+    metrics = expected["metrics"].to_pylist()
+    assert [(r["phase"], r["epoch"]) for r in metrics] == [("train", e) for e in range(6, 10)] + [
+        ("valid", e) for e in range(1, 5)
+    ]
+    assert {(r["trial"], r["split"], r["attempt"], r["metric"]) for r in metrics} == {
+        (3, 1, 2, "loss ∂")
+    }
+    assert [r["value"] for r in metrics[:2]] == [0.0, 1 / 7]
+    assert math.isnan(metrics[5]["value"]) and metrics[6]["value"] == -2 / 3
+    assert metrics[4]["logged_at"].microsecond == 999_999, "ns stamps are cut to µs"
+    events = expected["events"].to_pylist()
+    assert [(e["level"], e["train_best"], e["status"]) for e in events] == [
+        ("metric", 0.5, None),
+        ("split", None, "SUCCESS"),
+    ]
+
+
+def test_event_rows_json_cannot_hold_exactly_are_written_as_arrow(tmp_path: Path) -> None:
+    negative_nan = -float("nan")
+    staging = Staging("w")
+    staging.append_event(("p", "c", 0), {"level": "metric", "train_best": negative_nan})
+    (record,) = staging.take_records(("p", "c", 0))["events"]
+    assert isinstance(record, ArrowRecord)
+    segment = LogSegment(tmp_path / "log-w-00000000.aslog", EVENTS, fsync=False)
+    segment.append([record])
+    (batch,) = read_log(segment.path, EVENTS).batches
+    assert math.copysign(1.0, batch["train_best"][0].as_py()) < 0
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        b'[{"level":"split","at":1,"writer":"w","seq":1,"trial":"three"}]',
+        b'[{"level":"split","at":1,"writer":"w","seq":1,"trial":4294967296}]',
+        b'[{"level":"split","at":1,"writer":"w","seq":1,"no such column":1}]',
+        b'[{"level":"split","writer":"w","seq":1}]',
+        b'{"level":"split"}',
+        b"[[[[",
+    ],
+)
+def test_a_record_whose_crc_checks_but_whose_rows_do_not_is_bad(
+    tmp_path: Path, rows: bytes
+) -> None:
+    path = tmp_path / "log-w-00000000.aslog"
+    good = EventsRecord([{"level": "split", "at": 1, "writer": "w", "seq": 1}])
+    segment = LogSegment(path, EVENTS, fsync=False)
+    segment.append([good])
+    segment.close()
+    payload = bytes([2]) + rows
+    crc = zlib.crc32(payload, zlib.crc32(struct.pack("<II", len(payload), 1)))
+    bad = struct.pack("<IIII", 0xA5C710E4, len(payload), 1, crc) + payload
+    path.write_bytes(path.read_bytes() + bad + encode_record(good))
+    contents = read_log(path, EVENTS)
+    assert sum(b.num_rows for b in contents.batches) == 2
+    assert contents.rows_lost() == "1 rows"
+
+
+def _format_1_segment(path: Path, batches: list[pa.RecordBatch], compress: bool) -> None:
+    """A segment of format 1, as earlier versions wrote it: every payload a record batch."""
+    schema = SCHEMA.serialize().to_pybytes()
+    body = struct.pack("<BBI", 1, int(compress), len(schema)) + schema
+    data = b"ASLOG" + body + struct.pack("<I", zlib.crc32(body))
+    for batch in batches:
+        payload = batch.serialize()
+        if compress:
+            lz4 = pa.compress(payload, codec="lz4", asbytes=True)
+            payload = struct.pack("<I", payload.size) + lz4
+        else:
+            payload = payload.to_pybytes()
+        crc = zlib.crc32(payload, zlib.crc32(struct.pack("<II", len(payload), batch.num_rows)))
+        data += struct.pack("<IIII", 0xA5C710E4, len(payload), batch.num_rows, crc) + payload
+    path.write_bytes(data)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_format_1_segments_are_read_and_recovered(data_dir: Path, compress: bool) -> None:
+    segment = _partition(data_dir) / "log-deadbeef-00000000.aslog"
+    _format_1_segment(segment, [_batch(0, 3), _batch(1, 4)], compress)
+    assert _trials(read_log(segment, SCHEMA).batches) == [0] * 3 + [1] * 4
+    whole = segment.read_bytes()
+    segment.write_bytes(whole[:-5])  # a torn tail
+    assert _trials(read_log(segment, SCHEMA).batches) == [0] * 3
+    segment.write_bytes(whole)
+    ParquetRepository(data_dir).close()  # recovers the dead writer's segment
+    assert not segment.exists()
+    part = segment.parent / "part-deadbeef-00000000-00000000.parquet"
+    assert sorted(pq.read_table(part)["trial"].to_pylist()) == [0] * 3 + [1] * 4

@@ -2,8 +2,8 @@
 
 Logging a value appends a float and an ``int`` timestamp (ns) to typed
 ``array``s -- no per-value Python objects, no I/O. The constant columns
-(trial, split, metric, phase, epoch) are produced only when the buffer is
-turned into an Arrow record batch at flush time.
+(trial, split, metric, phase, epoch) are produced only when the rows are
+read (see ``_records``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from arrowscope.schema import table_schema
+from arrowscope.store._records import (
+    ArrowRecord,
+    EventsRecord,
+    MetricsRecord,
+    Run,
+    events_batch,
+    events_record,
+)
+from arrowscope.store._records import metrics_batch as records_to_batch
 
 _NS_PER_US = 1000
 
@@ -82,84 +89,42 @@ class MetricBuffer:
         return metrics_batch([self], mark=True)
 
 
-class _Columns:
-    """The ``metrics`` columns of many buffers, gathered in typed arrays."""
+def metrics_record(buffers: Iterable[MetricBuffer], mark: bool) -> MetricsRecord | None:
+    """One log record of every row the buffers hold past their flushed marks.
 
-    def __init__(self) -> None:
-        self.values: array[float] = array("d")
-        self.stamps: array[int] = array("q")
-        self.trials: array[int] = array("i")
-        self.splits: array[int] = array("i")
-        self.attempts: array[int] = array("i")
-        self.epochs: array[int] = array("i")
-        self.metrics: list[str] = []
-        self.phases: list[str] = []
-
-    def add(self, buf: MetricBuffer, phase: int, start: int, stop: int) -> None:
-        values, stamps = (buf.train, buf.train_at) if phase == 0 else (buf.valid, buf.valid_at)
-        offset = buf.train_offset if phase == 0 else buf.valid_offset
-        n = stop - start
-        self.values.extend(values[start:stop])
-        self.stamps.extend(stamps[start:stop])
-        self.trials.extend(array("i", [buf.trial]) * n)
-        self.splits.extend(array("i", [buf.split]) * n)
-        self.attempts.extend(array("i", [buf.attempt]) * n)
-        self.epochs.extend(_counting(offset + stop)[offset + start : offset + stop])
-        self.metrics.extend([buf.metric] * n)
-        self.phases.extend([_PHASES[phase]] * n)
-
-    def batch(self) -> pa.RecordBatch:
-        n = len(self.values)
-        stamps = _array(pa.timestamp("ns", tz="UTC"), self.stamps)
-        columns = [
-            _array(pa.int32(), self.trials),
-            _array(pa.int32(), self.splits),
-            _array(pa.int32(), self.attempts),
-            pa.array(self.metrics, pa.string()),
-            pa.array(self.phases, pa.string()),
-            _array(pa.int32(), self.epochs),
-            _array(pa.float64(), self.values),
-            pc.cast(stamps, options=_NS_TO_US),
-        ]
-        assert all(len(c) == n for c in columns)
-        return pa.RecordBatch.from_arrays(columns, schema=table_schema("metrics"))
-
-
-_PHASES = ("train", "valid")
-_NS_TO_US = pc.CastOptions(pa.timestamp("us", tz="UTC"), allow_time_truncate=True)
-_COUNTING: array[int] = array("i", range(1, 4097))
-
-
-def _counting(n: int) -> array[int]:
-    """``1, 2, …`` at least ``n`` long; sliced for epoch numbers (no per-row Python ints)."""
-    global _COUNTING
-    if len(_COUNTING) < n:
-        _COUNTING = array("i", range(1, 2 * n + 1))
-    return _COUNTING
-
-
-def _array(dtype: pa.DataType, data: array[Any]) -> pa.Array:
-    """A zero-copy Arrow view of a typed ``array``."""
-    return pa.Array.from_buffers(dtype, len(data), [None, pa.py_buffer(data)])
-
-
-def metrics_batch(buffers: Iterable[MetricBuffer], mark: bool) -> pa.RecordBatch | None:
-    """One record batch of every row the buffers hold past their flushed marks.
-
-    With ``mark`` the rows count as handed to the writer. The constant columns
-    (trial, split, metric, phase, epoch) are produced here, not when logging.
+    With ``mark`` the rows count as handed to the writer. The record holds
+    copies of the typed arrays' pending slices and one run per buffer and
+    phase; the constant columns are produced only when it is read.
     """
-    columns = _Columns()
+    runs: list[Run] = []
+    values: list[array[float]] = []
+    stamps: list[array[int]] = []
     for buf in buffers:
         # A timestamp is appended after its value: len(*_at) counts complete rows.
         n_train, n_valid = len(buf.train_at), len(buf.valid_at)
         if n_train > buf.train_flushed:
-            columns.add(buf, 0, buf.train_flushed, n_train)
+            start = buf.train_flushed
+            first = buf.train_offset + start + 1
+            runs.append((buf.trial, buf.split, buf.attempt, first, n_train - start, 0, buf.metric))
+            values.append(buf.train[start:n_train])
+            stamps.append(buf.train_at[start:n_train])
         if n_valid > buf.valid_flushed:
-            columns.add(buf, 1, buf.valid_flushed, n_valid)
+            start = buf.valid_flushed
+            first = buf.valid_offset + start + 1
+            runs.append((buf.trial, buf.split, buf.attempt, first, n_valid - start, 1, buf.metric))
+            values.append(buf.valid[start:n_valid])
+            stamps.append(buf.valid_at[start:n_valid])
         if mark:
             buf.train_flushed, buf.valid_flushed = n_train, n_valid
-    return columns.batch() if columns.values else None
+    if not runs:
+        return None
+    return MetricsRecord(runs, b"".join(values), b"".join(stamps))
+
+
+def metrics_batch(buffers: Iterable[MetricBuffer], mark: bool) -> pa.RecordBatch | None:
+    """``metrics_record`` as a record batch."""
+    record = metrics_record(buffers, mark)
+    return None if record is None else records_to_batch([record])
 
 
 class EventBuffer:
@@ -168,30 +133,23 @@ class EventBuffer:
     __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[dict[str, Any]] = []
 
     def append(self, row: dict[str, Any]) -> None:
         """Buffer one row given as ``{column: value}`` (absent columns are null)."""
-        self.rows.append(tuple(row.get(name) for name in _EVENT_COLUMNS))
+        self.rows.append(row)
 
-    def take_pending(self) -> pa.RecordBatch | None:
-        """Every buffered row as one batch; the buffer is emptied."""
-        batch = self.pending_batch()
+    def take_record(self) -> EventsRecord | ArrowRecord | None:
+        """Every buffered row as one log record; the buffer is emptied."""
+        if not self.rows:
+            return None
+        record = events_record(self.rows)
         self.rows = []
-        return batch
+        return record
 
     def pending_batch(self) -> pa.RecordBatch | None:
         """Every buffered row as one batch; the buffer is left as it is."""
-        if not self.rows:
-            return None
-        # One conversion for the whole row set: far cheaper than one per column.
-        rows = pa.array(self.rows, type=_EVENT_STRUCT)
-        schema = table_schema("events")
-        return pa.RecordBatch.from_arrays(rows.flatten(), schema=schema)
-
-
-_EVENT_COLUMNS = tuple(table_schema("events").names)
-_EVENT_STRUCT = pa.struct(list(table_schema("events")))
+        return events_batch(self.rows) if self.rows else None
 
 
 def now_us() -> int:

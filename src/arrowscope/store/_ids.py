@@ -4,6 +4,8 @@ Layout in the shared store (names percent-encoded as in partitions)::
 
     _ids/project=<p>/client=<c>/round-00000000          round 0 is taken
     _ids/project=<p>/client=<c>/round=0/trial-00000000  trial 0 of round 0 is taken
+    _ids/project=<p>/client=<c>/round=0/trials-00000000-00000999
+                                                        trials 0 to 999 are taken
     _names/project=<p>/client=<c>/                      the client exists
 
 A number is taken by ``FileIO.create`` (``O_CREAT | O_EXCL`` on a
@@ -14,18 +16,40 @@ has seen and moves up on a collision: numbers are dense from 0 with one
 writer. ``claim`` takes one exact number or reports that another process
 has it: it lets processes agree on a number, such as the first round of a
 client.
+
+Trial numbers are packed, so that a long search does not leave one file per
+trial: once every number of a block of ``BLOCK`` (0-999, 1000-1999, …) is
+taken, the process that took the block's last number creates the block's
+marker (exclusively) and only then deletes the block's files. A number whose
+file is gone can be created again, so a claimer checks, after winning its
+create, that the number's block has no marker; if it has, the number was
+taken before, and the claimer deletes its file and counts the number as
+taken. So two processes never get one number. (A claim that wins its create
+just as the last number of its block is taken and the block packed may see
+the marker and give the number up too: ``allocate`` then moves on to the
+next number, and ``claim`` reports the number taken.) Readers union markers
+and files; where a listing lacks some files of a block, the block's marker is
+looked up by name, since a listing that runs while a block is packed may miss
+both the new marker and the deleted files. The cost: one lookup per claim,
+and one delete per trial, made by the process that packs the block (on
+object storage, one request each).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from typing import Final
 from urllib.parse import unquote
 
 from arrowscope.location import encode_partition_value
 from arrowscope.store.fileio import FileIO
 
+logger = logging.getLogger(__name__)
+
 IDS_DIR: Final = "_ids"
 NAMES_DIR: Final = "_names"
+BLOCK: Final = 1000
 
 
 class IdAllocator:
@@ -43,25 +67,28 @@ class IdAllocator:
         if number is None:
             taken = self._numbers(directory, prefix)
             number = taken[-1] + 1 if taken else 0
-        while not self._io.create(f"{directory}/{prefix}{number:08d}"):
+        while not self._take(directory, prefix, number):
             number += 1
         self._next[key] = number + 1
+        self._pack_if_due(directory, prefix, number)
         return number
 
     def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
         """Claim exactly ``number`` (a round, or a trial of ``round``); False if it was taken.
 
-        Of several processes claiming the same number at once, exactly one
-        gets True: the exclusive create decides.
+        Of several processes claiming the same number at once, at most one
+        gets True -- exactly one but in the case the module docstring tells:
+        the exclusive create decides.
         """
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ValueError(f"an id to claim is an int >= 0, got {number!r}")
         key = (project, client, round)
         directory, prefix = _place(*key)
-        if not self._io.create(f"{directory}/{prefix}{number:08d}"):
+        if not self._take(directory, prefix, number):
             return False
         if key in self._next:
             self._next[key] = max(self._next[key], number + 1)
+        self._pack_if_due(directory, prefix, number)
         return True
 
     def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
@@ -87,13 +114,92 @@ class IdAllocator:
             if name.startswith(prefix)
         )
 
+    def _take(self, directory: str, prefix: str, number: int) -> bool:
+        """Create ``number``'s file; False when the number was taken (see the module docstring)."""
+        path = f"{directory}/{prefix}{number:08d}"
+        if not self._io.create(path):
+            return False
+        if prefix == _PACKED and self._packed(directory, number // BLOCK):
+            self._io.delete(path)  # taken before its block was packed (and its file deleted)
+            return False
+        return True
+
+    def _packed(self, directory: str, block: int) -> bool:
+        try:
+            self._io.read(f"{directory}/{_marker(block)}")
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _pack_if_due(self, directory: str, prefix: str, number: int) -> None:
+        """After taking the last number of a block, pack every full block (see the docstring).
+
+        Packing is housekeeping: when it fails, the files stay and a later
+        packing retries.
+        """
+        if prefix != _PACKED or number % BLOCK != BLOCK - 1:
+            return
+        try:
+            names = self._io.children(directory)
+            markers = _markers(names)
+            files: dict[int, list[int]] = {}
+            for n in _numbered(names, prefix):
+                files.setdefault(n // BLOCK, []).append(n)
+            for block, numbers in sorted(files.items()):
+                if block not in markers:
+                    if len(numbers) < BLOCK:
+                        continue
+                    self._io.create(f"{directory}/{_marker(block)}")  # whoever wins, it exists
+                for n in numbers:  # the marker exists: the files are redundant
+                    self._io.delete(f"{directory}/{prefix}{n:08d}")
+        except OSError as exc:
+            logger.warning("could not pack the id files of %s: %s", directory, exc)
+
     def _numbers(self, directory: str, prefix: str) -> list[int]:
-        width = len(prefix)
-        return sorted(
-            int(n[width:])
-            for n in self._io.children(directory)
-            if n.startswith(prefix) and n[width:].isdigit()
-        )
+        names = self._io.children(directory)
+        numbers = set(_numbered(names, prefix))
+        if prefix != _PACKED:
+            return sorted(numbers)
+        markers = _markers(names)
+        counts = Counter(n // BLOCK for n in numbers)
+        top = max([*counts, *markers], default=-1)
+        block = 0
+        while True:
+            complete = counts[block] >= BLOCK  # every file is listed
+            # Files missing: not taken yet, or deleted by a packing this listing
+            # overlapped (which may have missed its new marker): look it up.
+            packed = block in markers or (not complete and self._packed(directory, block))
+            if packed:
+                numbers.update(range(block * BLOCK, (block + 1) * BLOCK))
+            elif block >= top and not complete:
+                return sorted(numbers)
+            block += 1
+
+
+_PACKED: Final = "trial-"  # the prefix whose numbers are packed into blocks
+
+
+def _marker(block: int) -> str:
+    return f"trials-{block * BLOCK:08d}-{(block + 1) * BLOCK - 1:08d}"
+
+
+def _markers(names: list[str]) -> set[int]:
+    return {b for b in map(_parse_marker, names) if b is not None}
+
+
+def _parse_marker(name: str) -> int | None:
+    if not name.startswith("trials-"):
+        return None
+    first, _, last = name[len("trials-") :].partition("-")
+    if not (first.isdigit() and last.isdigit()):
+        return None
+    block, rest = divmod(int(first), BLOCK)
+    return block if rest == 0 and int(last) == int(first) + BLOCK - 1 else None
+
+
+def _numbered(names: list[str], prefix: str) -> list[int]:
+    width = len(prefix)
+    return [int(n[width:]) for n in names if n.startswith(prefix) and n[width:].isdigit()]
 
 
 def _dirname(column: str, name: str) -> str:

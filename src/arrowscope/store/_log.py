@@ -1,16 +1,25 @@
-"""Log segments: a writer's append-only files of framed Arrow record batches.
+"""Log segments: a writer's append-only files of framed, checksummed records.
 
-A segment starts with a header, then holds one record per appended batch::
+A segment starts with a header, then holds the records of its appends::
 
     header  b"ASLOG", format u8, flags u8, schema length u32,
             the table's Arrow schema (IPC bytes), crc32 u32 of what follows the magic
     record  magic u32, payload length u32, row count u32, crc32 u32, payload
 
-All integers are little-endian. The payload is ``RecordBatch.serialize()``;
-when the header's LZ4 flag is set it is LZ4-compressed, preceded by its
-uncompressed size (u32). The crc covers the length, the row count and the
-payload. Compression cuts the log to about a quarter of its size for about
-5 µs per split of 100 values (``benchmarks/bench_store.py``).
+All integers are little-endian. The crc covers the length, the row count
+and the payload. What a payload holds depends on the header's format:
+
+* format 2 (written now): a kind u8, then the record of that kind
+  (``_records``): 0 an Arrow record batch, 1 raw metric values (typed
+  arrays, the constant columns once per run), 2 event rows (JSON). A scope's
+  exit costs one cheap encoding per table, not an Arrow batch built and
+  serialized; rows become Arrow when they are read or checkpointed.
+* format 1 (earlier versions): ``RecordBatch.serialize()`` alone.
+
+In both, an Arrow payload is LZ4-compressed when the header's LZ4 flag is set
+(preceded by its uncompressed size, u32); raw values and event rows are not
+compressed. Segments of still earlier versions (Arrow IPC streams) are
+read too.
 
 An append is one ``write`` of all its records, with no userspace buffer: it
 survives ``kill -9``. A failed write is cut off again (``ftruncate``), so the
@@ -21,8 +30,9 @@ record incomplete or bad, no good record after it -- is what a writer killed
 mid-write, or still writing, leaves: the records before it are the segment.
 *Damage* -- a bad record followed by good ones -- is not: reading resumes at
 the next record whose magic and crc check out, and the stretch skipped is
-reported with the rows its headers announce. Files written by earlier
-versions (Arrow IPC streams) are still read.
+reported with the rows its headers announce. A record whose crc checks out
+but whose bytes do not decode into rows of the table (no code is ever run
+from them: no pickle) counts as bad.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import errno
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -39,30 +50,41 @@ import pyarrow as pa
 
 from arrowscope.errors import CorruptFileError, StorageWriteError
 from arrowscope.store._files import fsync_dir, remove_quietly
+from arrowscope.store._records import (
+    KIND_ARROW,
+    LZ4,
+    ArrowRecord,
+    BadRecord,
+    Record,
+    decode,
+    to_batches,
+)
 
 _FILE_MAGIC: Final = b"ASLOG"
-_FORMAT: Final = 1
+_FORMAT: Final = 2
+_FORMATS: Final = (1, 2)
+_KIND: Final = {kind: bytes([kind]) for kind in range(3)}
+_COUNTS: Final = struct.Struct("<II")  # payload length, row count (as the crc covers them)
 _HEADER: Final = struct.Struct("<BBI")  # format, flags, schema length
 _RECORD: Final = struct.Struct("<IIII")  # magic, payload length, row count, crc32
 _RECORD_MAGIC: Final = 0xA5C710E4
 _MAGIC_BYTES: Final = struct.pack("<I", _RECORD_MAGIC)
 _SIZE: Final = struct.Struct("<I")
-_LZ4: Final = 1
 _LZ4_AVAILABLE: Final = pa.Codec.is_available("lz4")
 _STREAM_MAGIC: Final = b"\xff\xff\xff\xff"  # an Arrow IPC stream (earlier versions)
 
 
 class LogSegment:
-    """One open segment of this writer: the file and the batches written to it.
+    """One open segment of this writer: the file and the records written to it.
 
-    The batches stay in memory until the segment is checkpointed, so that the
+    The records stay in memory until the segment is checkpointed, so that the
     checkpoint and this process's readers never re-read the file.
 
     Args:
         path: The segment file (created by the first append; it must not exist).
-        schema: The table's schema; every batch has it.
+        schema: The table's schema; every record holds rows of it.
         fsync: fsync the file after every append.
-        compress: LZ4-compress the records (when pyarrow has the codec).
+        compress: LZ4-compress Arrow records (when pyarrow has the codec).
         number: The segment's number (its part has the same).
     """
 
@@ -71,17 +93,21 @@ class LogSegment:
     ) -> None:
         self.path = path
         self.number = number
-        self.batches: list[pa.RecordBatch] = []
+        self.records: list[Record] = []
         self.num_rows = 0
         self.nbytes = 0
         self._schema = schema
         self._fsync = fsync
-        self._flags = _LZ4 if compress and _LZ4_AVAILABLE else 0
+        self._flags = LZ4 if compress and _LZ4_AVAILABLE else 0
         self._fd: int | None = None
         self._length = 0  # bytes of complete records in the file
+        self._decoded: tuple[int, int, list[pa.RecordBatch]] = (0, 0, [])  # see ``batches``
+        self._generation = 0
 
-    def append(self, batches: list[pa.RecordBatch]) -> None:
-        """Write ``batches`` to the file in one ``write``; on failure the file is unchanged.
+    def append(self, records: Sequence[Record | pa.RecordBatch]) -> None:
+        """Write ``records`` to the file in one ``write``; on failure the file is unchanged.
+
+        Record batches are written as Arrow records.
 
         Raises:
             StorageWriteError: the write failed (no space, file too large,
@@ -89,7 +115,8 @@ class LogSegment:
             FileExistsError: the segment's file exists already (another
                 writer with this writer's id).
         """
-        data = b"".join(encode_record(batch, self._flags) for batch in batches)
+        taken = [ArrowRecord(r) if isinstance(r, pa.RecordBatch) else r for r in records]
+        data = b"".join([encode_record(record, self._flags) for record in taken])
         if self._length == 0:
             data = _file_header(self._schema, self._flags) + data
         fd = self._open() if self._fd is None else self._fd
@@ -101,9 +128,24 @@ class LogSegment:
             _truncate_quietly(fd, self._length)
             raise StorageWriteError(self.path, exc) from exc
         self._length += len(data)
-        self.batches.extend(batches)
-        self.num_rows += sum(batch.num_rows for batch in batches)
-        self.nbytes += sum(b.get_total_buffer_size() for b in batches)  # .nbytes costs ~60x more
+        self.records.extend(taken)
+        for record in taken:
+            self.num_rows += record.num_rows
+            self.nbytes += record.nbytes
+
+    def batches(self, count: int | None = None) -> list[pa.RecordBatch]:
+        """The rows of the first ``count`` records (all when None) as record batches.
+
+        Decoded batches are kept, so that repeated reads decode each record once.
+        """
+        records = self.records[:count] if count is not None else list(self.records)
+        generation, done, batches = self._decoded
+        if generation != self._generation or done > len(records):
+            generation, done, batches = self._generation, 0, []
+        if done < len(records):
+            batches = batches + to_batches(records[done:], self._schema)
+            self._decoded = (generation, len(records), batches)
+        return batches
 
     @property
     def created(self) -> bool:
@@ -112,7 +154,7 @@ class LogSegment:
 
     def mark(self) -> tuple[int, int]:
         """Where the segment stands now; ``rollback`` returns to it."""
-        return self._length, len(self.batches)
+        return self._length, len(self.records)
 
     def rollback(self, mark: tuple[int, int]) -> None:
         """Forget the appends made since ``mark``, in memory and on disk.
@@ -126,9 +168,10 @@ class LogSegment:
         if self._fd is not None and self._length > length:
             _truncate_quietly(self._fd, length)
         self._length = length
-        del self.batches[count:]
-        self.num_rows = sum(batch.num_rows for batch in self.batches)
-        self.nbytes = sum(b.get_total_buffer_size() for b in self.batches)
+        del self.records[count:]
+        self._generation += 1
+        self.num_rows = sum(record.num_rows for record in self.records)
+        self.nbytes = sum(record.nbytes for record in self.records)
 
     def close(self) -> None:
         """Close the file (it stays on disk). Takes no lock, so a forked child may call it."""
@@ -187,16 +230,13 @@ class LogRead(NamedTuple):
         return f"{rows} rows" if exact else f"at least {rows} rows"
 
 
-def encode_record(batch: pa.RecordBatch, flags: int = _LZ4) -> bytes:
-    """One framed record holding ``batch``."""
-    payload = batch.serialize()
-    if flags & _LZ4:
-        compressed = pa.compress(payload, codec="lz4", asbytes=True)
-        payload = _SIZE.pack(payload.size) + compressed
-    else:
-        payload = payload.to_pybytes()
-    size, rows = len(payload), batch.num_rows
-    crc = zlib.crc32(payload, zlib.crc32(struct.pack("<II", size, rows)))
+def encode_record(record: Record | pa.RecordBatch, flags: int = LZ4) -> bytes:
+    """One framed record (format 2) holding ``record``."""
+    if isinstance(record, pa.RecordBatch):
+        record = ArrowRecord(record)
+    payload = _KIND[record.kind] + record.encode(flags)
+    size, rows = len(payload), record.num_rows
+    crc = zlib.crc32(payload, zlib.crc32(_COUNTS.pack(size, rows)))
     return _RECORD.pack(_RECORD_MAGIC, size, rows, crc) + payload
 
 
@@ -218,8 +258,9 @@ def read_log(path: Path, schema: pa.Schema) -> LogRead:
     header = _read_header(path, data, schema)
     if header is None:
         return LogRead([], [])  # killed while writing the header: no rows yet
-    start, flags = header
-    return _read_records(data, start, flags, schema)
+    reader = _Records(data, schema, *header)
+    records, damage = reader.read()
+    return LogRead(to_batches(records, schema), damage)
 
 
 def _file_header(schema: pa.Schema, flags: int) -> bytes:
@@ -228,8 +269,8 @@ def _file_header(schema: pa.Schema, flags: int) -> bytes:
     return _FILE_MAGIC + body + _SIZE.pack(zlib.crc32(body))
 
 
-def _read_header(path: Path, data: bytes, schema: pa.Schema) -> tuple[int, int] | None:
-    """``(offset of the first record, flags)``, or None while the header is incomplete."""
+def _read_header(path: Path, data: bytes, schema: pa.Schema) -> tuple[int, int, int] | None:
+    """``(format, flags, offset of the first record)``, or None while the header is incomplete."""
     fields = len(_FILE_MAGIC) + _HEADER.size
     if len(data) < fields:
         return None
@@ -240,75 +281,81 @@ def _read_header(path: Path, data: bytes, schema: pa.Schema) -> tuple[int, int] 
     (crc,) = _SIZE.unpack_from(data, end)
     if crc != zlib.crc32(memoryview(data)[len(_FILE_MAGIC) : end]):
         raise CorruptFileError(path, "the log segment's header is damaged")
-    if version != _FORMAT:
+    if version not in _FORMATS:
         raise CorruptFileError(
             path, f"a log of format {version}; upgrade arrowscope (pip install -U arrowscope)"
         )
     found = pa.ipc.read_schema(pa.py_buffer(data[fields:end]))
     if not found.equals(schema):
         raise CorruptFileError(path, f"a log of another schema ({found.names})")
-    return end + _SIZE.size, flags
+    return version, flags, end + _SIZE.size
 
 
-def _read_records(data: bytes, start: int, flags: int, schema: pa.Schema) -> LogRead:
-    buffer = pa.py_buffer(data)
-    batches: list[pa.RecordBatch] = []
-    damage: list[Damage] = []
-    position = start
-    while position < len(data):
-        batch = _record_at(data, buffer, position, flags, schema)
-        if batch is not None:
-            batches.append(batch[0])
-            position = batch[1]
-            continue
-        resume = _next_record(data, buffer, position + 1, flags, schema)
-        if resume is None:
-            break  # a torn tail: incomplete or bad, and nothing good after it
-        damage.append(_damage(data, position, resume))
-        position = resume
-    return LogRead(batches, damage)
+class _Records:
+    """Reads the records of one segment's bytes (``version`` is the header's format)."""
 
+    def __init__(
+        self, data: bytes, schema: pa.Schema, version: int, flags: int, start: int
+    ) -> None:
+        self.data = data
+        self.buffer = pa.py_buffer(data)
+        self.view = memoryview(data)
+        self.schema = schema
+        self.version = version
+        self.flags = flags
+        self.start = start
 
-def _record_at(
-    data: bytes, buffer: pa.Buffer, position: int, flags: int, schema: pa.Schema
-) -> tuple[pa.RecordBatch, int] | None:
-    """The batch of the good record at ``position`` and where the next one starts."""
-    if position + _RECORD.size > len(data):
-        return None
-    magic, size, rows, crc = _RECORD.unpack_from(data, position)
-    start = position + _RECORD.size
-    end = start + size
-    if magic != _RECORD_MAGIC or end > len(data):
-        return None
-    view = memoryview(data)[start:end]
-    if zlib.crc32(view, zlib.crc32(struct.pack("<II", size, rows))) != crc:
-        return None
-    try:
-        batch = _decode(buffer.slice(start, size), flags, schema)
-    except (pa.ArrowException, ValueError):
-        return None
-    return (batch, end) if batch.num_rows == rows else None
+    def read(self) -> tuple[list[Record], list[Damage]]:
+        data = self.data
+        records: list[Record] = []
+        damage: list[Damage] = []
+        position = self.start
+        while position < len(data):
+            found = self.record_at(position)
+            if found is not None:
+                records.append(found[0])
+                position = found[1]
+                continue
+            resume = self.next_record(position + 1)
+            if resume is None:
+                break  # a torn tail: incomplete or bad, and nothing good after it
+            damage.append(_damage(data, position, resume))
+            position = resume
+        return records, damage
 
-
-def _decode(payload: pa.Buffer, flags: int, schema: pa.Schema) -> pa.RecordBatch:
-    if flags & _LZ4:
-        (size,) = _SIZE.unpack_from(payload)
-        body = payload.slice(_SIZE.size)
-        payload = pa.decompress(body, decompressed_size=size, codec="lz4")
-    return pa.ipc.read_record_batch(payload, schema)
-
-
-def _next_record(
-    data: bytes, buffer: pa.Buffer, position: int, flags: int, schema: pa.Schema
-) -> int | None:
-    """The offset of the next good record at or after ``position``, if any."""
-    while True:
-        position = data.find(_MAGIC_BYTES, position)
-        if position < 0:
+    def record_at(self, position: int) -> tuple[Record, int] | None:
+        """The good record at ``position`` and where the next one starts."""
+        data = self.data
+        if position + _RECORD.size > len(data):
             return None
-        if _record_at(data, buffer, position, flags, schema) is not None:
-            return position
-        position += 1
+        magic, size, rows, crc = _RECORD.unpack_from(data, position)
+        start = position + _RECORD.size
+        end = start + size
+        if magic != _RECORD_MAGIC or end > len(data):
+            return None
+        if zlib.crc32(self.view[start:end], zlib.crc32(_COUNTS.pack(size, rows))) != crc:
+            return None
+        kind = KIND_ARROW
+        if self.version >= 2:  # format 2 payloads start with their kind
+            if size < 1:
+                return None
+            kind, start = data[start], start + 1
+        try:
+            body = self.buffer.slice(start, end - start)
+            record = decode(kind, body, self.view[start:end], self.flags, self.schema, rows)
+        except BadRecord:
+            return None
+        return record, end
+
+    def next_record(self, position: int) -> int | None:
+        """The offset of the next good record at or after ``position``, if any."""
+        while True:
+            position = self.data.find(_MAGIC_BYTES, position)
+            if position < 0:
+                return None
+            if self.record_at(position) is not None:
+                return position
+            position += 1
 
 
 def _damage(data: bytes, start: int, stop: int) -> Damage:

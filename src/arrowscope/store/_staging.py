@@ -13,9 +13,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from arrowscope.schema import full_schema, partition_columns
-from arrowscope.store._buffer import EventBuffer, MetricBuffer, metrics_batch, now_us
+from arrowscope.schema import full_schema, partition_columns, table_schema
+from arrowscope.store._buffer import (
+    EventBuffer,
+    MetricBuffer,
+    metrics_batch,
+    metrics_record,
+    now_us,
+)
 from arrowscope.store._clock import HybridClock
+from arrowscope.store._records import Record, to_batches
 
 RoundKey = tuple[str, str, int]
 
@@ -58,20 +65,24 @@ class Staging:
         return sorted(set(self._buffers) | set(self._events))
 
     def take(self, key: RoundKey) -> dict[str, list[pa.RecordBatch]]:
-        """The pending batches of one partition by table, marked as taken."""
-        out: dict[str, list[pa.RecordBatch]] = {"metrics": [], "events": []}
-        batch = metrics_batch(self._buffers.get(key, {}).values(), mark=True)
-        if batch is not None:
-            out["metrics"].append(batch)
+        """The pending rows of one partition by table, as batches, marked as taken."""
+        return {t: to_batches(r, table_schema(t)) for t, r in self.take_records(key).items()}
+
+    def take_records(self, key: RoundKey) -> dict[str, list[Record]]:
+        """The pending rows of one partition by table, as log records, marked as taken."""
+        out: dict[str, list[Record]] = {"metrics": [], "events": []}
+        record = metrics_record(self._buffers.get(key, {}).values(), mark=True)
+        if record is not None:
+            out["metrics"].append(record)
         events = self._events.get(key)
-        batch = events.take_pending() if events is not None else None
-        if batch is not None:
-            out["events"].append(batch)
+        taken = events.take_record() if events is not None else None
+        if taken is not None:
+            out["events"].append(taken)
         return out
 
     @contextlib.contextmanager
-    def handoff(self, key: RoundKey) -> Iterator[dict[str, list[pa.RecordBatch]]]:
-        """``take(key)``, undone when the ``with`` block raises.
+    def handoff(self, key: RoundKey) -> Iterator[dict[str, list[Record]]]:
+        """``take_records(key)``, undone when the ``with`` block raises.
 
         The batches stay taken only if the block completes (they were
         written); on an exception they are pending again, and the next
@@ -81,9 +92,8 @@ class Staging:
         marks = [(b, b.train_flushed, b.valid_flushed) for b in buffers]
         events = self._events.get(key)
         rows = events.rows if events is not None else []
-        taken = self.take(key)
         try:
-            yield taken
+            yield self.take_records(key)
         except BaseException:
             for buffer, train, valid in marks:
                 buffer.train_flushed, buffer.valid_flushed = train, valid

@@ -49,6 +49,7 @@ from arrowscope.store._housekeeping import Compactor, Reporter
 from arrowscope.store._listing import PartitionValue, partition_path
 from arrowscope.store._locks import WriterLock
 from arrowscope.store._log import LogSegment
+from arrowscope.store._records import Record
 
 PartitionKey = tuple[PartitionValue, ...]
 Slot = tuple[str, PartitionKey]
@@ -97,8 +98,8 @@ class LogWriter:
         self._next: Counter[Slot] = Counter()
         self._unmerged: Counter[Slot] = Counter()
 
-    def append(self, key: PartitionKey, tables: Mapping[str, list[pa.RecordBatch]]) -> None:
-        """Append each table's batches to this writer's segment of ``(table, key)``, all or none.
+    def append(self, key: PartitionKey, tables: Mapping[str, list[Record]]) -> None:
+        """Append each table's records to this writer's segment of ``(table, key)``, all or none.
 
         A segment grown past ``MAX_SEGMENT_ROWS`` rows or ``MAX_SEGMENT_BYTES``
         asks for a checkpoint (``on_full``), which bounds the memory it holds.
@@ -108,9 +109,9 @@ class LogWriter:
         """
         done: list[tuple[LogSegment, tuple[int, int]]] = []
         try:
-            for table, batches in tables.items():
-                if batches:
-                    done.append(self._append((table, key), batches))
+            for table, records in tables.items():
+                if records:
+                    done.append(self._append((table, key), records))
         except BaseException:
             for segment, mark in done:
                 segment.rollback(mark)
@@ -139,7 +140,7 @@ class LogWriter:
         with self.checkpointing:
             with self._mutex:
                 self.checkpoint_wanted = False
-                jobs = [(slot, s, len(s.batches)) for slot, s in self._seal()]
+                jobs = [(slot, s, len(s.records)) for slot, s in self._seal()]
             written = [(job, self._write(*job)) for job in jobs]
             with self._mutex:
                 for (slot, segment, count), unpublished in written:
@@ -147,11 +148,11 @@ class LogWriter:
             self.last_checkpoint = time.monotonic()
 
     def rows(self, table: str) -> list[tuple[PartitionKey, pa.RecordBatch]]:
-        """The batches in this writer's segments of ``table`` (call it holding ``mutex``)."""
+        """The rows in this writer's segments of ``table`` (call it holding ``mutex``)."""
         segments = [*self._current.items()] + [
             (slot, s) for slot, sealed in self._sealed.items() for s in sealed
         ]
-        return [(slot[1], b) for slot, s in segments if slot[0] == table for b in s.batches]
+        return [(slot[1], b) for slot, s in segments if slot[0] == table for b in s.batches()]
 
     def release(self) -> None:
         """Drop the writer lock; only once every segment has been checkpointed."""
@@ -169,9 +170,7 @@ class LogWriter:
         self._sealed.clear()
         self.lock.forget()
 
-    def _append(
-        self, slot: Slot, batches: list[pa.RecordBatch]
-    ) -> tuple[LogSegment, tuple[int, int]]:
+    def _append(self, slot: Slot, records: list[Record]) -> tuple[LogSegment, tuple[int, int]]:
         segment = self._current.get(slot)
         if segment is None:
             self.lock.ensure()
@@ -182,7 +181,7 @@ class LogWriter:
             self._next[slot] = number + 1
         mark = segment.mark()
         try:
-            segment.append(batches)
+            segment.append(records)
         except StorageWriteError:
             if segment.created or not self._sealed[slot]:
                 raise
@@ -192,14 +191,14 @@ class LogWriter:
             self._next[slot] = segment.number
             segment = self._current[slot] = self._sealed[slot].pop()
             mark = segment.mark()
-            segment.append(batches)
+            segment.append(records)
         return segment, mark
 
     def _seal(self) -> list[tuple[Slot, LogSegment]]:
         """Move the current segments to the sealed ones; the sealed segments, oldest first."""
         for slot, segment in list(self._current.items()):
             del self._current[slot]
-            if segment.batches:
+            if segment.records:
                 self._sealed[slot].append(segment)
             else:  # its only appends failed: no rows, and its number is free again
                 segment.delete()
@@ -208,7 +207,8 @@ class LogWriter:
 
     def _write(self, slot: Slot, segment: LogSegment, count: int) -> Path | None:
         try:
-            data = pa.Table.from_batches(segment.batches[:count], schema=table_schema(slot[0]))
+            batches = segment.batches(count)
+            data = pa.Table.from_batches(batches, schema=table_schema(slot[0]))
             directory = segment.path.parent
             part = self._part(segment.number)
             return write_unpublished(directory, part, slot[0], data, self._writer, self._fsync)
@@ -222,7 +222,7 @@ class LogWriter:
         if unpublished is None:
             return
         try:
-            if segment is self._current.get(slot) or len(segment.batches) != count:
+            if segment is self._current.get(slot) or len(segment.records) != count:
                 return  # appended to meanwhile (see ``_append``): the part would miss rows
             final = unpublished.parent / self._part(segment.number).filename
             if not publish(unpublished, final, self._fsync):

@@ -29,8 +29,10 @@ Guarantees, for every implementation:
 * **Unique ids.** ``allocate`` never returns the same number twice for the
   same parent, across processes sharing a directory; numbers are dense from
   0 with one writer. ``claim`` takes one exact number, and of several
-  processes claiming it at once exactly one gets True; a number that
-  ``allocate`` or ``claim`` handed out is never handed out again.
+  processes claiming it at once at most one gets True (exactly one, but for
+  a trial number claimed just as its block of 1,000 is packed: see
+  ``_ids``); a number that ``allocate`` or ``claim`` handed out is never
+  handed out again.
 * **Signals.** Sections that move rows between the staging area and the
   backend run inside ``arrowscope._signals.deferred_signals()``, so a
   SIGTERM raised as an exception never loses rows half-way.

@@ -31,8 +31,8 @@ next number, and ``claim`` reports the number taken.) Readers union markers
 and files; where a listing lacks some files of a block, the block's marker is
 looked up by name, since a listing that runs while a block is packed may miss
 both the new marker and the deleted files. The cost: one lookup per claim,
-and one delete per trial, made by the process that packs the block (on
-object storage, one request each).
+and one delete per trial, made by the process that packs the block. On
+object storage, where each of those is a request, numbers are not packed.
 """
 
 from __future__ import annotations
@@ -55,8 +55,12 @@ BLOCK: Final = 1000
 class IdAllocator:
     """Claims and lists round and trial numbers and project/client names in a shared store."""
 
-    def __init__(self, io: FileIO) -> None:
+    def __init__(self, io: FileIO, pack: bool = True) -> None:
         self._io = io
+        # Packing trades a lookup per claim for fewer files: right on a
+        # directory, not on object storage, where each lookup and each
+        # delete is a request (and a bucket holds any number of keys).
+        self._pack = pack
         self._next: dict[tuple[str, str, int | None], int] = {}
 
     def allocate(self, project: str, client: str, round: int | None = None) -> int:
@@ -119,7 +123,7 @@ class IdAllocator:
         path = f"{directory}/{prefix}{number:08d}"
         if not self._io.create(path):
             return False
-        if prefix == _PACKED and self._packed(directory, number // BLOCK):
+        if self._pack and prefix == _PACKED and self._packed(directory, number // BLOCK):
             self._io.delete(path)  # taken before its block was packed (and its file deleted)
             return False
         return True
@@ -137,7 +141,7 @@ class IdAllocator:
         Packing is housekeeping: when it fails, the files stay and a later
         packing retries.
         """
-        if prefix != _PACKED or number % BLOCK != BLOCK - 1:
+        if not self._pack or prefix != _PACKED or number % BLOCK != BLOCK - 1:
             return
         try:
             names = self._io.children(directory)
@@ -158,7 +162,7 @@ class IdAllocator:
     def _numbers(self, directory: str, prefix: str) -> list[int]:
         names = self._io.children(directory)
         numbers = set(_numbered(names, prefix))
-        if prefix != _PACKED:
+        if not self._pack or prefix != _PACKED:
             return sorted(numbers)
         markers = _markers(names)
         counts = Counter(n // BLOCK for n in numbers)

@@ -1,8 +1,9 @@
 """The ``arrowscope`` command.
 
 Error exits and help run in a real subprocess (``python -m arrowscope.cli``).
-The data commands run twice over a data directory written through the scope
-API: in a subprocess, and in-process (``cli.main``).
+The data commands run in-process (``cli.main``) over a data directory written
+through the scope API, and a few of them again in a subprocess, which must
+print the same.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def write_rounds(path: Path) -> None:
 NAN_VALUE = math.nan
 
 
-@pytest.fixture(params=["subprocess", "in-process"])
+@pytest.fixture
 def run(request: pytest.FixtureRequest, tmp_path: Path) -> Run:
     """``run(*args)``; a ``DATA`` argument stands for a directory holding ``write_rounds``."""
     data = tmp_path / "it's runs"
@@ -137,8 +138,6 @@ def run(request: pytest.FixtureRequest, tmp_path: Path) -> Run:
     def arguments(args: tuple[str, ...]) -> list[str]:
         return [str(data) if a == "DATA" else a for a in args]
 
-    if request.param == "subprocess":
-        return lambda *args: run_subprocess(*arguments(args))
     capsys = request.getfixturevalue("capsys")
 
     def run_in_process(*args: str) -> tuple[int, str, str]:
@@ -147,6 +146,23 @@ def run(request: pytest.FixtureRequest, tmp_path: Path) -> Run:
         return code, out, err
 
     return run_in_process
+
+
+def test_the_entry_point_prints_what_main_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "it's runs"
+    write_rounds(data)
+    for args in (
+        ["summary", str(data), "--json"],
+        ["best", str(data), "--csv"],
+        ["sql", str(data), "select count(*) as n from metrics"],
+        ["sql", str(data), "select nonsense"],
+    ):
+        code, out, err = run_subprocess(*args)
+        expected = cli.main(args)
+        expected_out, expected_err = capsys.readouterr()
+        assert (code, out, err) == (expected, expected_out, expected_err), args
 
 
 def test_summary(run: Run) -> None:

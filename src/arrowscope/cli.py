@@ -115,13 +115,7 @@ def _curves_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_curves(args: argparse.Namespace) -> int:
     with _session(args.path) as session:
-        rounds = _matching_rounds(session, args)
-        if len(rounds) > 1:
-            found = ", ".join(_round_label(row) for row in rounds.fetchall())
-            raise CommandError(
-                f"{len(rounds)} rounds match ({found}); choose one with --project/--client/--round"
-            )
-        project, client, round_number = rounds.fetchall()[0][:3]
+        project, client, round_number = _one_round(session, args)
         where = {"project": project, "client": client, "round": round_number}
         label = _round_label((project, client, round_number))
         if len(session.run("cli_trial", trial=args.trial, **where)) == 0:

@@ -115,21 +115,6 @@ DERIVED_VIEWS: Final = (
     "curves",
     "params",
 )
-#: Derived views computed into temporary tables at refresh (see _create_derived_views).
-_MATERIALIZED: Final = frozenset(
-    {
-        "_scope_state",
-        "_round_state",
-        "_metric_scope",
-        "_split_metric",
-        "_trial_metric",
-        "_metric_direction",
-        "splits",
-        "trials",
-        "rounds",
-        "params",
-    }
-)
 _HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
 #: The tables a by_round session holds one round of.
 _ROUND_TABLES: Final = ("events", "metrics")
@@ -146,6 +131,8 @@ _ROUND_MATERIALIZED: Final = frozenset(
         "_metric_direction",
     }
 )
+#: Derived views computed into temporary tables at refresh (see _create_derived_views).
+_MATERIALIZED: Final = _ROUND_MATERIALIZED | {"splits", "trials", "rounds", "params"}
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
 _ATTEMPTS: Final = 4
@@ -213,6 +200,8 @@ class _State:
     derived_for: tuple[Any, ...] | None = None
     # by_round: the round the base views hold, and the inputs it was read from.
     focused: tuple[Any, ...] | None = None
+    # Derived views and tables created so far: name -> "VIEW" or "TEMP TABLE".
+    created: dict[str, str] = field(default_factory=dict)
 
 
 # connection -> its state; entries vanish with their connection.
@@ -523,10 +512,14 @@ class QuerySession:
         those. ``curves`` and ``_metric_values`` stay views, so a filter on
         one trial reads only what it needs.
         """
+        created = self._state.created
         for name in DERIVED_VIEWS:
-            body = view_sql(name).strip().rstrip(";")
             kind = "TEMP TABLE" if name in materialized else "VIEW"
+            if kind == "VIEW" and created.get(name) == kind:
+                continue  # a view is bound when queried: it follows the tables it reads
+            body = view_sql(name).strip().rstrip(";")
             self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
+            created[name] = kind
 
 
 def connect(

@@ -44,7 +44,6 @@ import pyarrow as pa
 
 from arrowscope._signals import deferred_signals
 from arrowscope.errors import CorruptFileError, HousekeepingWarning
-from arrowscope.store._buffer import MetricBuffer
 from arrowscope.store._heartbeat import Heartbeat, aborted_path, dead_writers, heartbeat_path
 from arrowscope.store._ids import IdAllocator
 from arrowscope.store._locks import WriterInfo
@@ -141,29 +140,6 @@ class ObjectStoreRepository(ParquetRepository):
         return f"ObjectStoreRepository({self._uri!r}, writer_id={self.writer_id!r})"
 
     # -- writing -------------------------------------------------------------
-    def create(self, project: str, client: str | None = None) -> bool:
-        self._after_fork()
-        self._closed = False
-        return super().create(project, client)
-
-    def metric_buffer(
-        self,
-        key: RoundKey,
-        trial: int,
-        split: int,
-        metric: str,
-        offsets: tuple[int, int] = (0, 0),
-        attempt: int = 0,
-    ) -> MetricBuffer:
-        self._after_fork()
-        self._closed = False
-        return super().metric_buffer(key, trial, split, metric, offsets, attempt)
-
-    def append_event(self, key: RoundKey, **fields: Any) -> None:
-        self._after_fork()
-        self._closed = False
-        super().append_event(key, **fields)
-
     def flush(self, key: RoundKey | None = None) -> None:
         super().flush(key)
         if self.flush_interval == 0:
@@ -269,6 +245,10 @@ class ObjectStoreRepository(ParquetRepository):
             )
             return
         self._heartbeat = heartbeat
+
+    def _before_write(self) -> None:
+        self._after_fork()
+        self._closed = False
 
     def _after_fork(self) -> None:
         """In a forked child (a new writer id): beat and upload for the child's writer."""

@@ -182,6 +182,7 @@ class ParquetRepository:
         A process killed between the two leaves the name listed without a
         catalog row; ``list_names`` reads the directories, so it still lists it.
         """
+        self._before_write()
         validate_name(project, "project")
         if client is not None:
             validate_name(client, "client")
@@ -220,6 +221,7 @@ class ParquetRepository:
         offsets: tuple[int, int] = (0, 0),
         attempt: int = 0,
     ) -> MetricBuffer:
+        self._before_write()
         self._check_key(key)
         writing = self._writing
         writing.start()
@@ -239,6 +241,7 @@ class ParquetRepository:
                 writing.settle()
 
     def append_event(self, key: RoundKey, **fields: Any) -> None:
+        self._before_write()
         self._check_key(key)
         writing = self._writing
         writing.start()
@@ -347,6 +350,9 @@ class ParquetRepository:
         snapshot = self._read(table)
         self._stash[table] = (side, snapshot)
         return snapshot
+
+    def _before_write(self) -> None:
+        """Called as ``create``, ``metric_buffer`` and ``append_event`` begin (a subclass hook)."""
 
     def _read(self, table: str) -> tuple[list[str], list[pa.RecordBatch]]:
         return self._writing.read(table, self._checker)

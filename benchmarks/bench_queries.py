@@ -12,13 +12,26 @@ trials: 1M values) through the public API, then times, in milliseconds:
 creating the views and computing the aggregated ones); *warm* is the median
 of 5 repeats on that connection. For ``RoundReport.get_best_trial_id()``,
 cold is its first call on a fresh ``Root.at(path)``, warm a repeat.
+
+``--scaling`` asks the other question: does a trial-level query cost the
+same whatever the number of values? It builds rounds of a fixed number of
+trials (``--scaling-trials``, default 100) × 5 splits whose splits log 20,
+2,000 and 20,000 epochs (10k, 1M and 10M values, through
+``add_valid_results``), then times, in a fresh process per run (``--repeat``
+runs, median and range; DuckDB imported before the clock starts), a fresh
+``Root.at(path)`` plus ``get_best_trial_id()`` and a fresh
+``arrowscope.connect(path)`` plus ``select best_trial from rounds``, with
+each size's ratio to the 10k-value round.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from array import array
@@ -91,6 +104,91 @@ def measure(directory: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
+_COLD_Q1 = """
+import json, sys, time
+import duckdb  # imported before the clock starts: its import is the same at every size
+import arrowscope as asc
+path, how = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if how == "api":
+    root = asc.Root.at(path)
+    with root.default_project() as p, p.default_client() as c, c.resume_last_round() as rnd:
+        answer = rnd.get_best_trial_id()
+    root.close()
+else:
+    con = asc.connect(path)
+    answer = con.sql("select best_trial from rounds").fetchall()[0][0]
+    con.close()
+print(json.dumps({"ms": (time.perf_counter() - start) * 1e3, "answer": answer}))
+"""
+
+
+def build_epochs(directory: Path, n_trials: int, epochs: int) -> None:
+    """A round of ``n_trials`` × SPLITS splits of ``epochs`` valid values each (batch API)."""
+    rng = random.Random(0)
+    root = asc.Root.at(directory)
+    space = asc.HyperparameterSpace({"lr": asc.LogUniform(1e-4, 1e-1)})
+    with root.default_project() as p, p.default_client() as c, c.new_round("loss") as rnd:
+        rnd.with_optimizer(asc.RandomSearch(seed=0), space)
+        for _ in range(n_trials):
+            with rnd.new_rvs_trial() as trial:
+                for _ in range(SPLITS):
+                    with trial.new_validation_split() as split:
+                        level = rng.random()
+                        curve = array("d", (level + 1.0 / (e + 1) for e in range(epochs)))
+                        with split.managed_metric("loss", higher_score_is_better=False) as m:
+                            m.add_valid_results(curve)
+    root.close()
+
+
+def cold_q1(directory: Path, how: str) -> tuple[float, Any]:
+    """Milliseconds of one cold Q1 (``api`` or ``sql``) in a fresh process, and its answer."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COLD_Q1, str(directory), how],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(report["ms"]), report["answer"]
+
+
+def scaling(n_trials: int, repeat: int) -> None:
+    """Print cold Q1 at 10k, 1M and 10M values of ``n_trials`` trials (see the docstring)."""
+    sizes = [10_000, 1_000_000, 10_000_000]
+    rows: list[tuple[int, str, list[float]]] = []
+    SCRATCH.mkdir(exist_ok=True)
+    for n_values in sizes:
+        epochs = n_values // (n_trials * SPLITS)
+        with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
+            directory = Path(tmp)
+            build_epochs(directory, n_trials, epochs)
+            answers = set()
+            for how in ("api", "sql"):
+                times = []
+                for _ in range(repeat):
+                    ms, answer = cold_q1(directory, how)
+                    times.append(ms)
+                    answers.add(answer)
+                rows.append((n_values, how, times))
+            if len(answers) != 1:
+                raise SystemExit(f"the two ways disagree on the best trial: {answers}")
+    print(f"{n_trials} trials × {SPLITS} splits; cold Q1 in a fresh process, {repeat} runs\n")
+    print("| values | query | median ms | range ms | ÷ 10k values |")
+    print("|---:|---|---:|---:|---:|")
+    base = {how: statistics.median(t) for n, how, t in rows if n == sizes[0]}
+    labels = {
+        "api": "`Root.at` + `get_best_trial_id()`",
+        "sql": "`connect` + `select best_trial from rounds`",
+    }
+    for n_values, how, times in rows:
+        median = statistics.median(times)
+        print(
+            f"| {n_values:,} | {labels[how]} | {median:.0f} | "
+            f"{min(times):.0f}–{max(times):.0f} | {median / base[how]:.2f} |"
+        )
+
+
 def disk_bytes(directory: Path) -> int:
     return sum(p.stat().st_size for p in directory.rglob("*.parquet"))
 
@@ -98,7 +196,13 @@ def disk_bytes(directory: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--scaling", action="store_true", help="cold Q1 at 10k, 1M, 10M values")
+    parser.add_argument("--scaling-trials", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per cold Q1 (--scaling)")
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.scaling_trials, args.repeat)
+        return
     n_values = args.trials * SPLITS * EPOCHS
     SCRATCH.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:

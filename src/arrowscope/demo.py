@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from arrowscope.aggregates import Root
-from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
 from arrowscope.hyperparams import (
     Choice,
     HyperparameterOptimizer,
@@ -43,6 +42,8 @@ from arrowscope.optimizer import RandomSearch
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    from arrowscope.automl import AutoML
 
     Array = npt.NDArray[np.float64]
 
@@ -227,6 +228,10 @@ def _optimizer(name: str, seed: int) -> HyperparameterOptimizer:
 
 
 def _search(root: Root, n_trials: int, optimizer: HyperparameterOptimizer) -> AutoML:
+    # Imported here: the ``arrowscope`` command imports this module for its arguments,
+    # and its other commands start faster without the automl package.
+    from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
+
     return AutoML(
         LogisticRegression(),
         root=root,

@@ -198,8 +198,12 @@ class _State:
     inputs: tuple[Any, ...] = ()
     # The inputs the derived views were last computed from.
     derived_for: tuple[Any, ...] | None = None
-    # by_round: the round the base views hold, and the inputs it was read from.
+    # by_round: the round ``events`` holds, and the inputs it was read from;
+    # the same for ``metrics``, which is read only for queries that need values.
     focused: tuple[Any, ...] | None = None
+    values_focused: tuple[Any, ...] | None = None
+    # Whether the events in view include storage format 1 ones (see _flag_format1).
+    format1: bool = False
     # Derived views and tables created so far: name -> "VIEW" or "TEMP TABLE".
     created: dict[str, str] = field(default_factory=dict)
 
@@ -426,11 +430,9 @@ class QuerySession:
             self._create_base_views()
             state.views_ready = True
         state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
-        if state.by_round:
-            if state.derived_for is None:
-                self._create_derived_views(frozenset())
-                state.derived_for = state.inputs
-        elif state.inputs != state.derived_for:
+        # A by_round session creates its derived views at its first focus (on
+        # the round it reads); creating them here too would plan them twice.
+        if not state.by_round and state.inputs != state.derived_for:
             self._flag_format1()
             self._create_derived_views(_MATERIALIZED)
             state.derived_for = state.inputs
@@ -454,38 +456,53 @@ class QuerySession:
             self._con.register(source, full_schema(table).empty_table())
         self._con.execute(f"CREATE OR REPLACE VIEW _{table}_files AS SELECT * FROM {source}")
 
-    def focus(self, project: str, client: str, round: int) -> None:
+    def focus(self, project: str, client: str, round: int, values: bool = True) -> None:
         """(``by_round`` sessions) Make ``events`` and ``metrics`` hold this round's rows.
 
         The rows are read once per change of the data (``refresh``), then
-        every query about the round runs on them in memory.
+        every query about the round runs on them in memory. With ``values``
+        False, ``metrics`` is left empty unless the round has storage format
+        1 events (whose scores come from values): a query that reads only
+        events and summaries then costs what the number of scopes costs,
+        however many values the round holds.
         """
         state = self._state
         if not state.by_round:
             raise ValueError("focus() needs a session made with by_round=True")
         key = (project, client, round, state.inputs)
-        if key == state.focused:
-            return
-        for table in _ROUND_TABLES:
+        where = "WHERE project = $1 AND client = $2 AND round = $3"
+        events_changed = key != state.focused
+        if events_changed:
             self._con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _{table}_round AS SELECT * FROM _{table}_all "
-                "WHERE project = $1 AND client = $2 AND round = $3",
+                f"CREATE OR REPLACE TEMP TABLE _events_round AS SELECT * FROM _events_all {where}",
                 [project, client, round],
             )
-        self._flag_format1()
-        self._create_derived_views(_ROUND_MATERIALIZED)
-        state.focused = key
+            state.format1 = self._flag_format1()
+        if (values or state.format1) and key != state.values_focused:
+            self._con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _metrics_round AS "
+                f"SELECT * FROM _metrics_all {where}",
+                [project, client, round],
+            )
+            state.values_focused = key
+        elif state.values_focused not in (key, None):
+            self._con.execute("DELETE FROM _metrics_round")  # another round's, or stale
+            state.values_focused = None
+        if events_changed:
+            self._create_derived_views(_ROUND_MATERIALIZED)
+            state.focused = key
 
-    def _flag_format1(self) -> None:
+    def _flag_format1(self) -> bool:
         """Tell the views whether events of storage format 1 (no summaries) are in view.
 
         ``_split_metric`` reads values only then; the flag is a constant to
         DuckDB's planner, so with format 2 data alone no value is read.
+        Returns the flag.
         """
-        self._con.execute(
-            "SET VARIABLE arrowscope_format1 = "
-            "(SELECT count(*) > 0 FROM events WHERE clock IS NULL)"
-        )
+        row = self._con.execute("SELECT count(*) > 0 FROM events WHERE clock IS NULL").fetchone()
+        flag = bool(row and row[0])
+        self._con.execute("SET VARIABLE arrowscope_format1 = $1", [flag])
+        return flag
 
     def _create_base_views(self) -> None:
         by_round = self._state.by_round

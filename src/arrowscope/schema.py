@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -35,6 +36,7 @@ _PARTITION_TYPES: Final[dict[str, pa.DataType]] = {
 }
 
 
+@functools.cache
 def schemas_dir() -> Traversable:
     """The folder holding ``v<N>/<table>.json`` and ``views/*.sql``."""
     packaged = resources.files("arrowscope").joinpath("_schemas")
@@ -105,11 +107,29 @@ def parquet_metadata(table: str) -> dict[bytes, bytes]:
     return {METADATA_VERSION_KEY: str(FORMAT_VERSION).encode(), METADATA_TABLE_KEY: table.encode()}
 
 
+@functools.cache
 def view_sql(name: str) -> str:
     """The SQL text of ``schemas/views/<name>.sql``."""
     return schemas_dir().joinpath("views", f"{name}.sql").read_text("utf-8")
 
 
+@functools.cache
 def query_sql(name: str) -> str:
     """The SQL text of ``schemas/queries/<name>.sql`` (named report queries)."""
     return schemas_dir().joinpath("queries", f"{name}.sql").read_text("utf-8")
+
+
+_VALUE_SOURCES: Final = re.compile(
+    r"\b(metrics|curves|_metric_values|_success_curves|_split_metric_values)\b"
+)
+
+
+@functools.cache
+def query_reads_values(name: str) -> bool:
+    """Whether the named query reads logged values (``metrics`` or a view over it).
+
+    Judged from its SQL text without comments; a query that only reads
+    events and the views over them answers without any value in memory.
+    """
+    code = "\n".join(line.split("--", 1)[0] for line in query_sql(name).splitlines())
+    return _VALUE_SOURCES.search(code) is not None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from arrowscope._signals import deferred_signals
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import ScopedLocation, TrialStatus
+from arrowscope.schema import query_reads_values
 from arrowscope.store import Repository
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ class Reader:
                 self._cached_for = session.inputs
             rows = self._cache.get(key)
             if rows is None:
-                session.focus(params["project"], params["client"], params["round"])
+                session.focus(
+                    params["project"], params["client"], params["round"], query_reads_values(query)
+                )
                 rows = self._cache[key] = session.run(query, **params).fetchall()
             return rows
 

@@ -233,8 +233,118 @@ def render(
     """
     parts = [render_header(pythons)]
     parts += [render_section(section) for section in sections]
+    goals = render_goals(sections)
+    if goals:
+        parts.append(goals)
     parts.append("## Columns\n\n" + LEGEND)
     return "\n\n".join(parts) + "\n"
+
+
+#: The ratios the speed work aims at: (size, what, row A, row B, key, goal, A ÷ B at most?).
+#: Rows are (tool, backend, mode).
+GOALS: tuple[tuple[str, str, tuple[str, str, str], tuple[str, str, str], str, str, bool], ...] = (
+    (
+        "large",
+        "floor ÷ arrowscope, values/s (logging, final flush included)",
+        ("floor", "parquet", "per-value"),
+        ("arrowscope", "parquet", "idiom"),
+        "values_per_s",
+        "≤ 3",
+        True,
+    ),
+    (
+        "small",
+        "arrowscope ÷ MLflow `log_batch`, values/s",
+        ("arrowscope", "parquet", "idiom"),
+        ("mlflow", "sqlite", "log_batch"),
+        "values_per_s",
+        "≥ 100",
+        False,
+    ),
+    (
+        "small",
+        "arrowscope ÷ Optuna journal, values/s",
+        ("arrowscope", "parquet", "idiom"),
+        ("optuna", "journal", "per-value"),
+        "values_per_s",
+        "≥ 150",
+        False,
+    ),
+    (
+        "small",
+        "arrowscope Q1 ÷ Optuna journal Q1 (fresh handle, best trial)",
+        ("arrowscope", "parquet", "idiom"),
+        ("optuna", "journal", "per-value"),
+        "q1_s",
+        "≤ 1",
+        True,
+    ),
+    (
+        "medium",
+        "arrowscope ÷ MLflow `log_batch`, values/s",
+        ("arrowscope", "parquet", "idiom"),
+        ("mlflow", "sqlite", "log_batch"),
+        "values_per_s",
+        "",
+        False,
+    ),
+    (
+        "medium",
+        "arrowscope Q1 ÷ Optuna journal Q1",
+        ("arrowscope", "parquet", "idiom"),
+        ("optuna", "journal", "per-value"),
+        "q1_s",
+        "",
+        True,
+    ),
+    (
+        "medium",
+        "arrowscope Q1 ÷ MLflow `log_batch` Q1",
+        ("arrowscope", "parquet", "idiom"),
+        ("mlflow", "sqlite", "log_batch"),
+        "q1_s",
+        "",
+        True,
+    ),
+)
+
+
+def _result(section: Section, row: tuple[str, str, str]) -> dict[str, Any] | None:
+    for result in section.results:
+        found = (result.get("tool"), result.get("backend"), result.get("mode"))
+        if found == row and "error" not in result and "skipped" not in result:
+            return result
+    return None
+
+
+def render_goals(sections: Sequence[Section]) -> str | None:
+    """The goal ratios the run can compute, each from two rows of one table."""
+    by_name = {section.name: section for section in sections}
+    lines = []
+    for size, what, row_a, row_b, key, goal, at_most in GOALS:
+        section = by_name.get(size)
+        if section is None:
+            continue
+        a, b = _result(section, row_a), _result(section, row_b)
+        value_a, value_b = (a or {}).get(key), (b or {}).get(key)
+        if not (isinstance(value_a, int | float) and isinstance(value_b, int | float)):
+            continue
+        ratio = value_a / value_b if value_b else float("inf")
+        if goal:
+            bound = float(goal.split()[-1])
+            met = "yes" if (ratio <= bound if at_most else ratio >= bound) else "no"
+        else:
+            met = "—"
+        lines.append(f"| {size} | {what} | {ratio:,.3g} | {goal or '—'} | {met} |")
+    if not lines:
+        return None
+    header = [
+        "## Goals: ratios from the tables above",
+        "",
+        "| size | ratio | this run | goal | met |",
+        "|---|---|---:|---:|---|",
+    ]
+    return "\n".join(header + lines)
 
 
 def arrowscope_succeeded(sections: Sequence[Section]) -> bool:

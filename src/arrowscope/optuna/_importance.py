@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arrowscope.hyperparams import HyperparameterSpace
 from arrowscope.optuna._distributions import params_of, space_to_optuna
@@ -14,7 +14,21 @@ if TYPE_CHECKING:
     import polars as pl
     from optuna.distributions import BaseDistribution
 
-    from arrowscope.reports import RoundReport
+    from arrowscope.location import ScopedLocation
+
+
+class _Round(Protocol):
+    """What importance reads of a ``RoundReport`` (a protocol: reports import this module)."""
+
+    @property
+    def location(self) -> ScopedLocation: ...
+
+    def summary(
+        self, metric_name: str | None = None, use_wildcards: bool = False
+    ) -> Sequence[tuple[float | None, int, Any, Mapping[str, Any]]]: ...
+
+    def is_higher_score_better(self, metric_name: str | None = None) -> bool: ...
+
 
 EVALUATORS = ("fanova", "ped-anova")
 # A positive numeric range wider than this ratio is searched on a log scale.
@@ -22,7 +36,7 @@ _LOG_SPAN = 100.0
 
 
 def hyperparameter_importance(
-    report: RoundReport,
+    report: _Round,
     metric: str | None = None,
     evaluator: str = "fanova",
     space: HyperparameterSpace | None = None,

@@ -4,15 +4,46 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arrowscope.optuna._history import StoredTrials, TrialRecord, mean_curve
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import optuna
     from optuna.pruners import BasePruner
 
-    from arrowscope.aggregates import TrialSplit
+    from arrowscope.location import ScopedLocation
+    from arrowscope.store import Repository
+
+
+class _WatchedMetric(Protocol):
+    def get_valid_scores(self) -> Sequence[float]: ...
+
+    def is_higher_score_better(self) -> bool: ...
+
+
+class _Split(Protocol):
+    """What pruning reads of a ``TrialSplit`` (a protocol: this layer sits above the scopes)."""
+
+    @property
+    def main_metric_name(self) -> str | None: ...
+
+    @property
+    def metric_results(self) -> Mapping[str, Any]: ...
+
+    @property
+    def location(self) -> ScopedLocation: ...
+
+    @property
+    def split_number(self) -> int: ...
+
+    @property
+    def repo(self) -> Repository: ...
+
+    def metric_result(self, metric_name: str | None = None) -> _WatchedMetric: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +136,7 @@ class PruningCallback:
             raise ValueError("PruningCallback.study: no split was checked yet")
         return self._studies[self._k]
 
-    def should_prune(self, split: TrialSplit) -> bool:
+    def should_prune(self, split: _Split) -> bool:
         """Whether the pruner stops ``split`` after the epochs it logged so far.
 
         Raises:
@@ -136,7 +167,7 @@ class PruningCallback:
         self._end_split(pruned=True)
         return True
 
-    def check(self, split: TrialSplit) -> None:
+    def check(self, split: _Split) -> None:
         """Raise :class:`Pruned` when the pruner stops ``split``; for hand-written loops."""
         if self.should_prune(split):
             name = self.metric_name or split.main_metric_name
@@ -149,7 +180,7 @@ class PruningCallback:
 
     def call(
         self,
-        split: TrialSplit,
+        split: _Split,
         train_eval: object,
         valid_eval: object | None,
         is_finished_and_fitted: bool = False,
@@ -161,7 +192,7 @@ class PruningCallback:
         return False
 
     # -- internals ------------------------------------------------------------
-    def _start_split(self, split: TrialSplit, metric: str, higher: bool) -> None:
+    def _start_split(self, split: _Split, metric: str, higher: bool) -> None:
         self._end_split(pruned=False)
         loc = split.location
         assert loc.project is not None and loc.client is not None and loc.round is not None

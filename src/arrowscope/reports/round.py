@@ -334,7 +334,7 @@ class RoundReport(BaseReport):
         Returns:
             Columns ``name`` and ``importance`` (summing to 1), most important first.
         """
-        from arrowscope.optuna import hyperparameter_importance
+        from arrowscope.optuna._importance import hyperparameter_importance
 
         space = getattr(self, "_space", None)
         return hyperparameter_importance(self, metric, evaluator, space=space)

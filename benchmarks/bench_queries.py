@@ -47,8 +47,8 @@ SCRATCH = Path(__file__).resolve().parent / ".scratch"
 SPLITS, EPOCHS = 5, 20
 
 
-def build(directory: Path, n_trials: int) -> float:
-    """Log the round; returns the seconds it took."""
+def build(directory: Path, n_trials: int, epochs: int = EPOCHS) -> float:
+    """Log a round of ``n_trials`` × SPLITS splits of ``epochs`` valid values; returns seconds."""
     rng = random.Random(0)
     root = asc.Root.at(directory)
     space = asc.HyperparameterSpace({"lr": asc.LogUniform(1e-4, 1e-1), "depth": asc.RandInt(1, 8)})
@@ -60,7 +60,7 @@ def build(directory: Path, n_trials: int) -> float:
                 for _ in range(SPLITS):
                     with trial.new_validation_split() as split:
                         level = rng.random()
-                        curve = array("d", (level + 1.0 / (e + 1) for e in range(EPOCHS)))
+                        curve = array("d", (level + 1.0 / (e + 1) for e in range(epochs)))
                         with split.managed_metric("loss", higher_score_is_better=False) as m:
                             m.add_valid_results(curve)
     root.close()
@@ -123,24 +123,6 @@ print(json.dumps({"ms": (time.perf_counter() - start) * 1e3, "answer": answer}))
 """
 
 
-def build_epochs(directory: Path, n_trials: int, epochs: int) -> None:
-    """A round of ``n_trials`` × SPLITS splits of ``epochs`` valid values each (batch API)."""
-    rng = random.Random(0)
-    root = asc.Root.at(directory)
-    space = asc.HyperparameterSpace({"lr": asc.LogUniform(1e-4, 1e-1)})
-    with root.default_project() as p, p.default_client() as c, c.new_round("loss") as rnd:
-        rnd.with_optimizer(asc.RandomSearch(seed=0), space)
-        for _ in range(n_trials):
-            with rnd.new_rvs_trial() as trial:
-                for _ in range(SPLITS):
-                    with trial.new_validation_split() as split:
-                        level = rng.random()
-                        curve = array("d", (level + 1.0 / (e + 1) for e in range(epochs)))
-                        with split.managed_metric("loss", higher_score_is_better=False) as m:
-                            m.add_valid_results(curve)
-    root.close()
-
-
 def cold_q1(directory: Path, how: str) -> tuple[float, Any]:
     """Milliseconds of one cold Q1 (``api`` or ``sql``) in a fresh process, and its answer."""
     done = subprocess.run(
@@ -162,7 +144,7 @@ def scaling(n_trials: int, repeat: int) -> None:
         epochs = n_values // (n_trials * SPLITS)
         with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp:
             directory = Path(tmp)
-            build_epochs(directory, n_trials, epochs)
+            build(directory, n_trials, epochs)
             answers = set()
             for how in ("api", "sql"):
                 times = []

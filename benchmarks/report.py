@@ -240,79 +240,66 @@ def render(
     return "\n\n".join(parts) + "\n"
 
 
-#: The ratios the speed work aims at: (size, what, row A, row B, key, goal, A ÷ B at most?).
-#: Rows are (tool, backend, mode).
-GOALS: tuple[tuple[str, str, tuple[str, str, str], tuple[str, str, str], str, str, bool], ...] = (
-    (
-        "large",
-        "floor ÷ arrowscope, values/s (logging, final flush included)",
-        ("floor", "parquet", "per-value"),
-        ("arrowscope", "parquet", "idiom"),
-        "values_per_s",
-        "≤ 3",
-        True,
-    ),
-    (
+@dataclass(frozen=True)
+class Goal:
+    """A ratio the speed work aims at: row ``a``'s ``key`` ÷ row ``b``'s, at one size.
+
+    Rows are ``tool/backend/mode``; ``bound`` None means the ratio is shown, not judged.
+    """
+
+    size: str
+    what: str
+    a: str
+    b: str
+    key: str
+    bound: float | None = None
+    at_most: bool = True
+
+    def judge(self, ratio: float) -> str:
+        if self.bound is None:
+            return "—"
+        return "yes" if (ratio <= self.bound if self.at_most else ratio >= self.bound) else "no"
+
+    @property
+    def goal(self) -> str:
+        if self.bound is None:
+            return "—"
+        return f"{'≤' if self.at_most else '≥'} {self.bound:g}"
+
+
+_AS, _FLOOR = "arrowscope/parquet/idiom", "floor/parquet/per-value"
+_BATCH, _JOURNAL = "mlflow/sqlite/log_batch", "optuna/journal/per-value"
+GOALS = (
+    Goal("large", "floor ÷ arrowscope, values/s", _FLOOR, _AS, "values_per_s", 3),
+    Goal(
         "small",
         "arrowscope ÷ MLflow `log_batch`, values/s",
-        ("arrowscope", "parquet", "idiom"),
-        ("mlflow", "sqlite", "log_batch"),
+        _AS,
+        _BATCH,
         "values_per_s",
-        "≥ 100",
-        False,
+        100,
+        at_most=False,
     ),
-    (
+    Goal(
         "small",
         "arrowscope ÷ Optuna journal, values/s",
-        ("arrowscope", "parquet", "idiom"),
-        ("optuna", "journal", "per-value"),
+        _AS,
+        _JOURNAL,
         "values_per_s",
-        "≥ 150",
-        False,
+        150,
+        at_most=False,
     ),
-    (
-        "small",
-        "arrowscope Q1 ÷ Optuna journal Q1 (fresh handle, best trial)",
-        ("arrowscope", "parquet", "idiom"),
-        ("optuna", "journal", "per-value"),
-        "q1_s",
-        "≤ 1",
-        True,
-    ),
-    (
-        "medium",
-        "arrowscope ÷ MLflow `log_batch`, values/s",
-        ("arrowscope", "parquet", "idiom"),
-        ("mlflow", "sqlite", "log_batch"),
-        "values_per_s",
-        "",
-        False,
-    ),
-    (
-        "medium",
-        "arrowscope Q1 ÷ Optuna journal Q1",
-        ("arrowscope", "parquet", "idiom"),
-        ("optuna", "journal", "per-value"),
-        "q1_s",
-        "",
-        True,
-    ),
-    (
-        "medium",
-        "arrowscope Q1 ÷ MLflow `log_batch` Q1",
-        ("arrowscope", "parquet", "idiom"),
-        ("mlflow", "sqlite", "log_batch"),
-        "q1_s",
-        "",
-        True,
-    ),
+    Goal("small", "arrowscope Q1 ÷ Optuna journal Q1", _AS, _JOURNAL, "q1_s", 1),
+    Goal("medium", "arrowscope ÷ MLflow `log_batch`, values/s", _AS, _BATCH, "values_per_s"),
+    Goal("medium", "arrowscope Q1 ÷ Optuna journal Q1", _AS, _JOURNAL, "q1_s"),
+    Goal("medium", "arrowscope Q1 ÷ MLflow `log_batch` Q1", _AS, _BATCH, "q1_s"),
 )
 
 
-def _result(section: Section, row: tuple[str, str, str]) -> dict[str, Any] | None:
+def _result(section: Section, label: str) -> dict[str, Any] | None:
     for result in section.results:
-        found = (result.get("tool"), result.get("backend"), result.get("mode"))
-        if found == row and "error" not in result and "skipped" not in result:
+        found = f"{result.get('tool')}/{result.get('backend')}/{result.get('mode')}"
+        if found == label and "error" not in result and "skipped" not in result:
             return result
     return None
 
@@ -321,21 +308,18 @@ def render_goals(sections: Sequence[Section]) -> str | None:
     """The goal ratios the run can compute, each from two rows of one table."""
     by_name = {section.name: section for section in sections}
     lines = []
-    for size, what, row_a, row_b, key, goal, at_most in GOALS:
-        section = by_name.get(size)
+    for goal in GOALS:
+        section = by_name.get(goal.size)
         if section is None:
             continue
-        a, b = _result(section, row_a), _result(section, row_b)
-        value_a, value_b = (a or {}).get(key), (b or {}).get(key)
+        a, b = _result(section, goal.a), _result(section, goal.b)
+        value_a, value_b = (a or {}).get(goal.key), (b or {}).get(goal.key)
         if not (isinstance(value_a, int | float) and isinstance(value_b, int | float)):
             continue
         ratio = value_a / value_b if value_b else float("inf")
-        if goal:
-            bound = float(goal.split()[-1])
-            met = "yes" if (ratio <= bound if at_most else ratio >= bound) else "no"
-        else:
-            met = "—"
-        lines.append(f"| {size} | {what} | {ratio:,.3g} | {goal or '—'} | {met} |")
+        lines.append(
+            f"| {goal.size} | {goal.what} | {ratio:,.3g} | {goal.goal} | {goal.judge(ratio)} |"
+        )
     if not lines:
         return None
     header = [

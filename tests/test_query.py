@@ -319,3 +319,26 @@ def test_view_sql_binds_no_user_text(tmp_path: Path) -> None:
     texts: list[Any] = [r[0] for r in con.sql("select sql from duckdb_views()").fetchall()]
     assert not any("it's" in (t or "") or "x'y" in (t or "") for t in texts)
     assert os.path.exists(repo.parquet_files("metrics")[0])
+
+
+def test_reports_read_a_rounds_values_only_for_queries_that_need_them(tmp_path: Path) -> None:
+    root = asc.Root.at(tmp_path)
+    first = RoundWriter(root)
+    first.trial({}, [split([0.5, 0.25, 0.4]), split([0.3, 0.2, 0.1])])
+    second = RoundWriter(root)
+    second.trial({}, [split([0.9, 0.8])])
+    reader = first.round._reader_of()
+
+    def values_in_memory() -> int:
+        return count(reader.session.connection, "_metrics_round")
+
+    assert first.round.get_best_trial_id() == 0  # events and summaries only
+    assert values_in_memory() == 0
+    curves = first.round.to_scores_over_time_df("mse")  # reads values
+    assert curves["mse"].to_list() == pytest.approx([0.4, 0.225, 0.25])
+    assert values_in_memory() == 12  # train and valid values of its two splits
+    assert second.round.get_best_trial_id() == 0  # another round: the first's values go
+    assert values_in_memory() == 0
+    assert second.round.to_scores_over_time_df("mse")["mse"].to_list() == pytest.approx([0.9, 0.8])
+    assert values_in_memory() == 4
+    root.close()

@@ -224,10 +224,11 @@ class QuerySession:
         by_round: False (what ``connect`` does): the views show every round,
             and the aggregating ones are computed into tables at each change
             of the data, so any query over them is fast. True (what reports
-            do): ``events`` and ``metrics`` hold the rows of one round, read
-            into memory by ``focus`` once per change of the data, and every
-            view is a plain view over them: many small questions about one
-            round cost one read of that round.
+            do): ``events`` holds the rows of one round, read into memory by
+            ``focus`` once per change of the data, and ``metrics`` that
+            round's values only when a query reads values: many small
+            questions about one round cost one read of its events, and
+            scores never read a value.
 
     Example:
         >>> from arrowscope.store import InMemoryRepository

@@ -46,6 +46,7 @@ import bench_parallel
 import run
 from _seaweed import new_bucket, seaweed, weed_version
 from arrowscope.store import open_repository
+from report import write_section
 from workload import Workload
 
 BEGIN, END = "<!-- bench_s3: begin -->", "<!-- bench_s3: end -->"
@@ -266,17 +267,6 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def write(out: Path, section: str) -> None:
-    """Replace this benchmark's section of ``out`` (append it when missing)."""
-    text = out.read_text() if out.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
-
-
 def _jsonable(results: dict[str, Any]) -> dict[str, Any]:
     return {
         "meta": results["meta"],
@@ -342,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.raw:
         args.raw.write_text(json.dumps(_jsonable(results), indent=1))
     if args.out:
-        write(args.out, text)
+        write_section(args.out, text, BEGIN, END)
     return 0
 
 

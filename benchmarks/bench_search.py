@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 import arrowscope as asc
+from report import write_section
 
 BEGIN, END = "<!-- bench_search: begin -->", "<!-- bench_search: end -->"
 SEEDS = (0, 1, 2, 3, 4)
@@ -378,16 +379,6 @@ def report(
     return "\n".join(lines)
 
 
-def write(out: Path, section: str) -> None:
-    text = out.read_text() if out.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="replace the search section of this file")
@@ -446,7 +437,7 @@ def main() -> None:
     section = report(quality, summary, costs, meta)
     print(section)
     if args.out is not None:
-        write(args.out, section)
+        write_section(args.out, section, BEGIN, END)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ except ImportError:  # arrowscope before log records of raw arrays
 
 KEY = ("bench", "store", 0)
 BARE = "bare array('d').append"
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _best_ns_per_call(
@@ -236,7 +237,13 @@ def bench_disk(
     return before.bytes_per_row, after.bytes_per_row, after.rows, breakdown
 
 
-class _RssSampler(threading.Thread):
+def rss_bytes() -> int:
+    """This process's resident set size now (``VmRSS``), from /proc/self/statm."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * _PAGE
+
+
+class RssSampler(threading.Thread):
     """Samples this process's resident set size every ``interval`` seconds."""
 
     def __init__(self, interval: float = 0.05) -> None:
@@ -244,12 +251,10 @@ class _RssSampler(threading.Thread):
         self.samples: list[int] = []
         self._interval = interval
         self._done = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE")
 
     def run(self) -> None:
         while not self._done.wait(self._interval):
-            with open("/proc/self/statm") as statm:
-                self.samples.append(int(statm.read().split()[1]) * self._page)
+            self.samples.append(rss_bytes())
 
     def stop(self) -> list[int]:
         self._done.set()
@@ -268,7 +273,7 @@ def long_round(
 ) -> dict[str, Any]:
     """One long round through the scopes; see the module docstring for what is measured."""
     rng = np.random.default_rng(0)
-    sampler = _RssSampler()
+    sampler = RssSampler()
     sampler.start()
     written = _written_bytes()
     start = time.perf_counter()
@@ -322,7 +327,7 @@ _LONG_ROUND_ROWS = {
 }
 
 
-def _spread(runs: list[dict[str, Any]], key: str, form: str) -> str:
+def spread(runs: list[dict[str, Any]], key: str, form: str) -> str:
     values = [run[key] for run in runs]
     median = form.format(statistics.median(values))
     return f"{median} [{form.format(min(values))}–{form.format(max(values))}]"
@@ -340,7 +345,7 @@ def long_round_table(args: argparse.Namespace) -> None:
     print(f"| {args.splits:,} splits × {args.values:,} values | compaction on | compaction off |")
     print("|---|---:|---:|")
     for key, (label, form) in _LONG_ROUND_ROWS.items():
-        cells = [_spread(results[mode], key, form) for mode in ("on", "off")]
+        cells = [spread(results[mode], key, form) for mode in ("on", "off")]
         print(f"| {label} | {cells[0]} | {cells[1]} |")
 
 

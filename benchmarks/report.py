@@ -1,4 +1,5 @@
-"""Markdown rendering of benchmark results, and the machine description."""
+"""Markdown rendering of benchmark results, the machine description, and the
+replacement of one benchmark's section of ``RESULTS.md``."""
 
 from __future__ import annotations
 
@@ -338,3 +339,15 @@ def arrowscope_succeeded(sections: Sequence[Section]) -> bool:
         if not rows or any("error" in r for r in rows):
             return False
     return True
+
+
+def write_section(out: Path, section: str, begin: str, end: str) -> None:
+    """Replace the part of ``out`` from ``begin`` to ``end`` with ``section`` (appended when
+    either marker is missing); ``section`` holds the markers itself."""
+    text = out.read_text() if out.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    out.write_text(text)

@@ -30,9 +30,7 @@ Run: ``.venv/bin/python benchmarks/bench_s3.py --out benchmarks/RESULTS.md``
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -46,7 +44,7 @@ import bench_parallel
 import run
 from _seaweed import new_bucket, seaweed, weed_version
 from arrowscope.store import open_repository
-from report import write_section
+from report import load_average, run_meta, write_section
 from workload import Workload
 
 BEGIN, END = "<!-- bench_s3: begin -->", "<!-- bench_s3: end -->"
@@ -280,10 +278,6 @@ def _jsonable(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load() -> str:
-    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs of every measure per store")
@@ -307,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workers=args.workers, trials=args.trials, splits=3, epochs=50, metrics=2, repeat=args.repeat
     )
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    started, load_start = time.perf_counter(), _load()
+    started, load_start = time.perf_counter(), load_average()
     with seaweed(SCRATCH) as server:
         bucket = new_bucket(server)
         results: dict[str, Any] = {
@@ -318,15 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parallel_args, {LOCAL: None, S3: f"{bucket}/parallel"}
             ),
         }
-    results["meta"] = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"CPython {sys.version.split()[0]}, {os.cpu_count()} cores",
-        "weed": weed_version(),
-        "load_start": load_start,
-        "load_end": _load(),
-        "seconds": time.perf_counter() - started,
-        "command": " ".join(["bench_s3.py", *(argv if argv is not None else sys.argv[1:])]),
-    }
+    results["meta"] = run_meta(
+        " ".join(["bench_s3.py", *(argv if argv is not None else sys.argv[1:])]),
+        started,
+        load_start,
+        weed=weed_version(),
+    )
     text = render(results, args)
     print(text)
     if args.raw:

@@ -43,7 +43,6 @@ JSON. The directory is deleted at the end unless ``--keep``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -63,7 +62,7 @@ import arrowscope as asc
 from arrowscope.schema import TABLES
 from arrowscope.store.compact import stats
 from bench_store import RssSampler, rss_bytes, spread
-from report import write_section
+from report import load_average, run_meta, write_section
 from run import REPO_DIR, SCRATCH, SRC_DIR
 
 BEGIN, END = "<!-- bench_scale: begin -->", "<!-- bench_scale: end -->"
@@ -288,10 +287,6 @@ def count_rows(directory: Path) -> dict[str, Any]:
     return found
 
 
-def _load() -> str:
-    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def _where() -> str:
     path = Path(asc.__file__).resolve().parent
     return str(path.relative_to(REPO_DIR)) if path.is_relative_to(REPO_DIR) else str(path)
@@ -485,7 +480,7 @@ def checks(results: dict[str, Any], args: argparse.Namespace) -> dict[str, bool]
 
 def scale_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    started, load_start = time.perf_counter(), _load()
+    started, load_start = time.perf_counter(), load_average()
     directory = Path(tempfile.mkdtemp(prefix="scale-", dir=SCRATCH))
     try:
         number = create_round(directory)
@@ -509,15 +504,9 @@ def scale_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         else:
             shutil.rmtree(directory, ignore_errors=True)
     results["checks"] = checks(results, args)
-    results["meta"] = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"CPython {sys.version.split()[0]}, {os.cpu_count()} cores",
-        "arrowscope": _where(),
-        "load_start": load_start,
-        "load_end": _load(),
-        "seconds": time.perf_counter() - started,
-        "command": " ".join(["bench_scale.py", *argv]),
-    }
+    results["meta"] = run_meta(
+        " ".join(["bench_scale.py", *argv]), started, load_start, arrowscope=_where()
+    )
     text = render(results, args)
     print(text)
     if args.raw:

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,6 +341,27 @@ def arrowscope_succeeded(sections: Sequence[Section]) -> bool:
         if not rows or any("error" in r for r in rows):
             return False
     return True
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as text."""
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run_meta(command: str, started: float, load_start: str, **extra: Any) -> dict[str, Any]:
+    """What a benchmark section says about its run: date, interpreter, cores, load, duration.
+
+    ``started`` is a ``time.perf_counter()`` reading; ``load_start`` a ``load_average()``.
+    """
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"CPython {sys.version.split()[0]}, {os.cpu_count()} cores",
+        **extra,
+        "load_start": load_start,
+        "load_end": load_average(),
+        "seconds": time.perf_counter() - started,
+        "command": command,
+    }
 
 
 def write_section(out: Path, section: str, begin: str, end: str) -> None:

@@ -462,10 +462,11 @@ class QuerySession:
 
         The rows are read once per change of the data (``refresh``), then
         every query about the round runs on them in memory. With ``values``
-        False, ``metrics`` is left empty unless the round has storage format
-        1 events (whose scores come from values): a query that reads only
-        events and summaries then costs what the number of scopes costs,
-        however many values the round holds.
+        False the round's values are not read (``metrics`` holds them only if
+        an earlier query of this data read them), unless the round has
+        storage format 1 events, whose scores come from values: a query that
+        reads only events and summaries then costs what the number of scopes
+        costs, however many values the round holds.
         """
         state = self._state
         if not state.by_round:

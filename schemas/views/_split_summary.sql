@@ -22,7 +22,7 @@ SELECT
     d.trial,
     d.split,
     d.metric,
-    sum(c.valid_count) AS n_valid,
+    CAST(sum(c.valid_count) AS BIGINT) AS n_valid,
     arg_min(
         struct_pack(value := c.valid_best, epoch := c.valid_best_epoch),
         struct_pack(

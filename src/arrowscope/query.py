@@ -61,6 +61,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import weakref
@@ -72,10 +74,19 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import duckdb
 import pyarrow as pa
 
+from arrowscope import __version__
 from arrowscope._pins import FilePins, PartVanished
+from arrowscope._round_cache import RoundCache, RoundKey, fingerprint, split_by_round
 from arrowscope.errors import ArrowscopeError
-from arrowscope.schema import TABLES, full_schema, partition_columns, query_sql, view_sql
-from arrowscope.store import Repository
+from arrowscope.schema import (
+    FORMAT_VERSION,
+    TABLES,
+    full_schema,
+    partition_columns,
+    query_sql,
+    view_sql,
+)
+from arrowscope.store import Repository, partition_of
 
 if TYPE_CHECKING:
     import polars as pl
@@ -133,6 +144,8 @@ _ROUND_MATERIALIZED: Final = frozenset(
 )
 #: Derived views computed into temporary tables at refresh (see _create_derived_views).
 _MATERIALIZED: Final = _ROUND_MATERIALIZED | {"splits", "trials", "rounds", "params"}
+#: The same, in creation order: what ``_round_cache`` keeps of a settled round.
+_CACHED: Final = tuple(name for name in DERIVED_VIEWS if name in _MATERIALIZED)
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
 _ATTEMPTS: Final = 4
@@ -204,7 +217,16 @@ class _State:
     values_focused: tuple[Any, ...] | None = None
     # Whether the events in view include storage format 1 ones (see _flag_format1).
     format1: bool = False
-    # Derived views and tables created so far: name -> "VIEW" or "TEMP TABLE".
+    # by_round: ``events`` is a view over the focused round's rows, read when
+    # queried, rather than the rows read into memory (a cached round's focus).
+    events_lazy: bool = False
+    # The rounds with rows not in Parquet parts yet (never read from the cache).
+    unsettled: set[RoundKey] = field(default_factory=set)
+    # The paths the base views read for ``files`` (see _pins), in the same order.
+    stable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Derived views and tables created so far: name -> "VIEW", "TEMP TABLE" or
+    # "ARROW" (a registered Arrow table: cached rows and computed ones, see
+    # _compute_derived).
     created: dict[str, str] = field(default_factory=dict)
 
 
@@ -418,30 +440,35 @@ class QuerySession:
     def _sync(self) -> None:
         state = self._state
         pending_rows = []
+        pending_events = full_schema("events").empty_table()
         for table in TABLES:
             files = tuple(state.repository.parquet_files(table))
             if files != state.files.get(table):
                 stable = state.pins.stable_paths(_files_root(state.repository), table, files)
                 self._point_parquet_view(table, tuple(stable))
                 state.files[table] = files
+                state.stable[table] = tuple(stable)
             pending = state.repository.pending(table)
             pending_rows.append(pending.num_rows)
             self._con.register(f"_{table}_pending", pending)
+            if table == "events":
+                pending_events = pending
         if not state.views_ready:
             self._create_base_views()
             state.views_ready = True
         state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
+        state.unsettled = _round_keys(pending_events)
         # A by_round session creates its derived views at its first focus (on
         # the round it reads); creating them here too would plan them twice.
         if not state.by_round and state.inputs != state.derived_for:
-            self._flag_format1()
-            self._create_derived_views(_MATERIALIZED)
+            self._compute_derived(pending_events)
             state.derived_for = state.inputs
 
-    def _point_parquet_view(self, table: str, files: tuple[str, ...]) -> None:
-        """(Re)define ``_<table>_files``: the table's rows in Parquet parts."""
+    def _point_parquet_view(self, table: str, files: tuple[str, ...], view: str = "") -> None:
+        """(Re)define ``view`` (default ``_<table>_files``): the rows of ``table`` in ``files``."""
+        view = view or f"_{table}_files"
         if files:
-            variable = f"arrowscope_{table}_files"
+            variable = f"arrowscope{view}"
             # Bound, not formatted: paths are user text. DuckDB expands glob
             # characters in each path, so those are escaped for literal matching.
             self._con.execute(f"SET VARIABLE {variable} = $1", [[_glob_literal(f) for f in files]])
@@ -455,7 +482,7 @@ class QuerySession:
         else:
             source = f"_{table}_no_parts"
             self._con.register(source, full_schema(table).empty_table())
-        self._con.execute(f"CREATE OR REPLACE VIEW _{table}_files AS SELECT * FROM {source}")
+        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
 
     def focus(self, project: str, client: str, round: int, values: bool = True) -> None:
         """(``by_round`` sessions) Make ``events`` and ``metrics`` hold this round's rows.
@@ -475,11 +502,22 @@ class QuerySession:
         where = "WHERE project = $1 AND client = $2 AND round = $3"
         events_changed = key != state.focused
         if events_changed:
-            self._con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _events_round AS SELECT * FROM _events_all {where}",
-                [project, client, round],
-            )
-            state.format1 = self._flag_format1()
+            cached = self._cached_round((project, client, round))
+            if cached is not None:
+                self._focus_cached(project, client, round, cached)
+                state.format1 = False
+            else:
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE _events_round AS "
+                    f"SELECT * FROM _events_all {where}",
+                    [project, client, round],
+                )
+                if state.events_lazy:
+                    self._con.execute(
+                        "CREATE OR REPLACE VIEW events AS SELECT * FROM _events_round"
+                    )
+                    state.events_lazy = False
+                state.format1 = bool(self._flag_format1())
         if (values or state.format1) and key != state.values_focused:
             self._con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _metrics_round AS "
@@ -491,37 +529,158 @@ class QuerySession:
             self._con.execute("DELETE FROM _metrics_round")  # another round's, or stale
             state.values_focused = None
         if events_changed:
-            self._create_derived_views(_ROUND_MATERIALIZED)
+            if cached is None:
+                self._create_derived_views(_ROUND_MATERIALIZED)
             state.focused = key
 
-    def _flag_format1(self) -> bool:
+    def _cached_round(self, round_key: RoundKey) -> dict[str, pa.Table] | None:
+        """The derived tables of a settled round from the cache (None: not settled, or absent)."""
+        state = self._state
+        cache = _cache_of(state.repository)
+        if cache is None or round_key in state.unsettled:
+            return None
+        names = [
+            os.path.basename(path)
+            for path in state.files["events"]
+            if partition_of(path, "events") == round_key
+        ]
+        return cache.load(round_key, cache.key(names), _CACHED) if names else None
+
+    def _focus_cached(
+        self, project: str, client: str, round: int, cached: dict[str, pa.Table]
+    ) -> None:
+        """Focus on a cached round: its tables registered, its events read only if queried."""
+        for name, value in (("project", project), ("client", client), ("round", round)):
+            self._con.execute(f"SET VARIABLE arrowscope_focus_{name} = $1", [value])
+        if not self._state.events_lazy:
+            self._con.execute(
+                "CREATE OR REPLACE VIEW events AS SELECT * FROM _events_all "
+                "WHERE project = getvariable('arrowscope_focus_project') "
+                "AND client = getvariable('arrowscope_focus_client') "
+                "AND round = getvariable('arrowscope_focus_round')"
+            )
+            self._state.events_lazy = True
+        for name in _CACHED:
+            self._register_table(name, [cached[name]])
+        self._con.execute("SET VARIABLE arrowscope_format1 = false")
+        self._create_derived_views(frozenset(), skip=_MATERIALIZED)
+
+    def _flag_format1(self) -> set[RoundKey]:
         """Tell the views whether events of storage format 1 (no summaries) are in view.
 
         ``_split_metric`` reads values only then; the flag is a constant to
         DuckDB's planner, so with format 2 data alone no value is read.
-        Returns the flag.
+        Returns the rounds that have such events.
         """
-        row = self._con.execute("SELECT count(*) > 0 FROM events WHERE clock IS NULL").fetchone()
-        flag = bool(row and row[0])
-        self._con.execute("SET VARIABLE arrowscope_format1 = $1", [flag])
-        return flag
+        rows = self._con.execute(
+            "SELECT DISTINCT project, client, round FROM events WHERE clock IS NULL"
+        ).fetchall()
+        self._con.execute("SET VARIABLE arrowscope_format1 = $1", [bool(rows)])
+        return {(project, client, round_) for project, client, round_ in rows}
+
+    def _compute_derived(self, pending_events: pa.Table) -> None:
+        """Compute the derived tables of every round, reading settled rounds from the cache.
+
+        Without a cache (``_round_cache``) every round's tables come from its
+        events, into temporary tables. With one, only the rounds the cache
+        lacks are computed (``events`` reads their parts alone meanwhile),
+        and each table becomes the cached and computed rows, round by round
+        in key order (so the views' ORDER BY still holds), registered as one
+        Arrow table. The settled rounds just computed are stored for the next
+        connection.
+        """
+        state = self._state
+        cache = _cache_of(state.repository)
+        if cache is None:
+            self._flag_format1()
+            self._create_derived_views(_MATERIALIZED)
+            return
+        plan = _plan_rounds(cache, state.files["events"], state.unsettled)
+        if plan.cached and not plan.fresh and pending_events.num_rows == 0:
+            # Every round is cached: nothing to compute, not even to plan.
+            for name in _CACHED:
+                self._register_table(name, [plan.cached[key][name] for key in sorted(plan.cached)])
+            self._con.execute("SET VARIABLE arrowscope_format1 = false")
+            self._create_derived_views(frozenset(), skip=_MATERIALIZED)
+            return
+        fresh_files = tuple(
+            state.stable["events"][i] for i in range(len(state.files["events"])) if i in plan.fresh
+        )
+        if plan.cached:
+            with self._events_reading(fresh_files):
+                format1 = self._flag_format1()
+                self._create_derived_views(_MATERIALIZED)
+        else:
+            format1 = self._flag_format1()
+            self._create_derived_views(_MATERIALIZED)
+        if not plan.cached and not plan.to_store:
+            return
+        computed = {name: self._take_table(name, drop=bool(plan.cached)) for name in _CACHED}
+        by_round = {name: split_by_round(table) for name, table in computed.items()}
+        if plan.cached:
+            rounds = sorted({*plan.cached, *(k for tables in by_round.values() for k in tables)})
+            for name in _CACHED:
+                chunks = [
+                    plan.cached[key][name] if key in plan.cached else by_round[name].get(key)
+                    for key in rounds
+                ]
+                found = [chunk for chunk in chunks if chunk is not None]
+                try:
+                    self._register_table(name, found or [computed[name]])
+                except pa.ArrowInvalid as exc:  # a cache written with other types
+                    logger.info("ignoring the derived-table cache (%s); computing every round", exc)
+                    self._flag_format1()
+                    self._create_derived_views(_MATERIALIZED)
+                    return
+        for key, cache_key in plan.to_store.items():
+            if key not in format1:
+                tables: dict[str, pa.Table] = {
+                    name: by_round[name].get(key, computed[name].schema.empty_table())
+                    for name in _CACHED
+                }
+                cache.store(key, cache_key, tables)
+
+    @contextlib.contextmanager
+    def _events_reading(self, files: tuple[str, ...]) -> Iterator[None]:
+        """Within the block, ``events`` holds the rows of ``files`` and the pending rows only."""
+        self._point_parquet_view("events", files, view="_events_fresh_files")
+        self._con.execute(_base_view_sql("events", "events", "_events_fresh_files"))
+        try:
+            yield
+        finally:
+            self._con.execute(_base_view_sql("events", "events", "_events_files"))
+
+    def _register_table(self, name: str, chunks: list[pa.Table]) -> None:
+        """Make derived table ``name`` the rows of ``chunks``, in order (an Arrow table)."""
+        combined = pa.concat_tables(chunks)
+        kind = self._state.created.get(name)
+        if kind in ("TEMP TABLE", "VIEW"):
+            self._con.execute(f"DROP {kind.split()[-1]} {_identifier(name)}")
+        self._con.register(name, combined)
+        self._state.created[name] = "ARROW"
+
+    def _take_table(self, name: str, drop: bool) -> pa.Table:
+        """Derived table ``name`` as Arrow; with ``drop``, the DuckDB table is dropped."""
+        table = self._con.sql(f"SELECT * FROM {_identifier(name)}").to_arrow_table()
+        if drop:
+            self._con.execute(f"DROP TABLE {_identifier(name)}")
+            self._state.created.pop(name, None)
+        return table
 
     def _create_base_views(self) -> None:
         by_round = self._state.by_round
         for table in TABLES:
-            columns = ", ".join(_identifier(f.name) for f in full_schema(table))
             name = f"_{table}_all" if by_round and table in _ROUND_TABLES else table
-            self._con.execute(
-                f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM ("
-                f"SELECT * FROM _{table}_files UNION ALL BY NAME SELECT * FROM _{table}_pending)"
-            )
+            self._con.execute(_base_view_sql(name, table, f"_{table}_files"))
             if name != table:
                 self._con.execute(
                     f"CREATE OR REPLACE TEMP TABLE _{table}_round AS SELECT * FROM {name} LIMIT 0"
                 )
                 self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_round")
 
-    def _create_derived_views(self, materialized: frozenset[str]) -> None:
+    def _create_derived_views(
+        self, materialized: frozenset[str], skip: frozenset[str] = frozenset()
+    ) -> None:
         """Create the derived views; those named in ``materialized`` become tables.
 
         A connection is a snapshot anyway, so views whose every query would
@@ -529,13 +688,17 @@ class QuerySession:
         ``trials``, ``rounds``, ...) are computed once per change of the
         inputs, into temporary tables of the same name; queries then read
         those. ``curves`` and ``_metric_values`` stay views, so a filter on
-        one trial reads only what it needs.
+        one trial reads only what it needs. Names in ``skip`` are left as they are.
         """
         created = self._state.created
         for name in DERIVED_VIEWS:
+            if name in skip:
+                continue
             kind = "TEMP TABLE" if name in materialized else "VIEW"
             if kind == "VIEW" and created.get(name) == kind:
                 continue  # a view is bound when queried: it follows the tables it reads
+            if created.get(name) == "ARROW":
+                self._con.unregister(name)
             body = view_sql(name).strip().rstrip(";")
             self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
             created[name] = kind
@@ -626,6 +789,75 @@ def open_directory(path: str | os.PathLike[str], **options: Any) -> Repository:
 
     repository: Repository = ParquetRepository(path)
     return repository
+
+
+@dataclass
+class _RoundPlan:
+    """Which rounds a connection reads from the cache, computes, and then stores."""
+
+    cached: dict[RoundKey, dict[str, pa.Table]] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)  # indexes of the event parts to read
+    to_store: dict[RoundKey, str] = field(default_factory=dict)  # round -> its cache key
+
+
+def _plan_rounds(cache: RoundCache, files: Sequence[str], unsettled: set[RoundKey]) -> _RoundPlan:
+    """Split the rounds of the event parts ``files`` into cached ones and ones to compute.
+
+    A round is settled when it has no pending rows (``unsettled``); a
+    settled round the cache lacks is stored once computed.
+    """
+    plan = _RoundPlan()
+    parts: dict[RoundKey | None, list[int]] = {}
+    for index, path in enumerate(files):
+        found = partition_of(path, "events")
+        key = None if found is None else (str(found[0]), str(found[1]), int(found[2]))
+        parts.setdefault(key, []).append(index)
+    for key, indexes in parts.items():
+        if key is not None and key not in unsettled:
+            cache_key = cache.key(os.path.basename(files[i]) for i in indexes)
+            tables = cache.load(key, cache_key, _CACHED)
+            if tables is not None:
+                plan.cached[key] = tables
+                continue
+            plan.to_store[key] = cache_key
+        plan.fresh.update(indexes)
+    return plan
+
+
+def _round_keys(table: pa.Table) -> set[RoundKey]:
+    """The (project, client, round) of the rows of ``table``."""
+    if table.num_rows == 0:
+        return set()
+    found = table.group_by(["project", "client", "round"]).aggregate([])
+    return set(
+        zip(
+            found["project"].to_pylist(),
+            found["client"].to_pylist(),
+            found["round"].to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _cache_of(repository: Repository) -> RoundCache | None:
+    """The derived-table cache of ``repository`` (None: it has no directory for one)."""
+    directory = getattr(repository, "derived_cache_directory", None)
+    return RoundCache(directory, _fingerprint()) if isinstance(directory, Path) else None
+
+
+@functools.cache
+def _fingerprint() -> str:
+    versions = [__version__, str(FORMAT_VERSION), duckdb.__version__, pa.__version__]
+    return fingerprint([*versions, *(view_sql(name) for name in DERIVED_VIEWS)])
+
+
+def _base_view_sql(name: str, table: str, files_view: str) -> str:
+    """``CREATE OR REPLACE VIEW name``: the rows of ``files_view`` and ``table``'s pending rows."""
+    columns = ", ".join(_identifier(f.name) for f in full_schema(table))
+    return (
+        f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM ("
+        f"SELECT * FROM {files_view} UNION ALL BY NAME SELECT * FROM _{table}_pending)"
+    )
 
 
 def _files_root(repository: Repository) -> str | None:

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from arrowscope.store._base import Repository, RoundKey
 from arrowscope.store._buffer import MetricBuffer
+from arrowscope.store._listing import partition_of
 from arrowscope.store.memory import InMemoryRepository
 from arrowscope.store.parquet import ParquetRepository
 
@@ -18,6 +19,7 @@ __all__ = [
     "Repository",
     "RoundKey",
     "open_repository",
+    "partition_of",
 ]
 
 SCHEMES = ("file", "memory", "s3")

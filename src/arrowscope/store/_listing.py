@@ -60,6 +60,20 @@ def partition_path(root: Path, table: str, key: tuple[PartitionValue, ...]) -> P
     return path
 
 
+def partition_of(path: str | Path, table: str) -> tuple[PartitionValue, ...] | None:
+    """The partition key of a file of ``table`` from its directory names (None: not in one)."""
+    columns = partition_columns(table)
+    types = partition_schema(table)
+    directories = Path(path).parent.parts[-len(columns) :]
+    key = []
+    for position, dirname in enumerate(directories):
+        value = _decode(dirname, columns[position], types.field(position).type)
+        if value is None:
+            return None
+        key.append(value)
+    return tuple(key) if len(key) == len(columns) else None
+
+
 def walk(root: Path, table: str, strict: bool = True) -> list[tuple[Partition, list[str]]]:
     """Every partition directory of ``table`` with the file names it holds, sorted.
 

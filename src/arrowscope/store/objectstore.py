@@ -136,6 +136,11 @@ class ObjectStoreRepository(ParquetRepository):
     def location(self) -> str | None:
         return self._uri
 
+    @property
+    def derived_cache_directory(self) -> Path | None:
+        """None: the spool holds copies of parts only (no derived-table cache yet)."""
+        return None
+
     def __repr__(self) -> str:
         return f"ObjectStoreRepository({self._uri!r}, writer_id={self.writer_id!r})"
 

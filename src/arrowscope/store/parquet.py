@@ -172,6 +172,11 @@ class ParquetRepository:
         """The local directory the listed parts are in (for S3: the spool)."""
         return self._root
 
+    @property
+    def derived_cache_directory(self) -> Path | None:
+        """Where connections keep the derived tables of settled rounds (see ``_round_cache``)."""
+        return self._root / "_cache" / "derived"
+
     def __repr__(self) -> str:
         return f"ParquetRepository({str(self._root)!r}, writer_id={self.writer_id!r})"
 

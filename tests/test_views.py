@@ -240,6 +240,10 @@ def test_best_trial_ties_go_to_the_lowest_id(
     for number, value in enumerate(values):
         rnd.trial({"i": number}, [split([value], hib=hib)])
     assert best(root) == expected
+    # The reports rank the same way, in one query or over every trial.
+    assert rnd.round.get_best_trial_id() == expected[1]
+    assert rnd.round.best_result_summary()[:2] == (expected[2], expected[1])
+    assert rnd.round.summary()[0][:2] == (expected[2], expected[1])
 
 
 def test_best_trial_skips_failed_and_unscored_trials(root: asc.Root) -> None:

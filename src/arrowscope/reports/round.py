@@ -114,6 +114,14 @@ class RoundReport(BaseReport):
         self, metric_name: str | None = None, use_wildcards: bool = False
     ) -> SummaryRow | None:
         """The first row of ``summary``, or None on an empty round."""
+        best = self._best_eligible(metric_name)
+        if best is not None:
+            return (
+                best.score,
+                best.trial,
+                parse_status(best.status),
+                _hps(best.hyperparams, use_wildcards),
+            )
         ranked = self._ranked(metric_name)
         if not ranked:
             return None
@@ -122,8 +130,23 @@ class RoundReport(BaseReport):
 
     def get_best_trial_id(self, metric_name: str | None = None) -> int | None:
         """The id of the best eligible trial, or None when there is none."""
-        ranked = self._ranked(metric_name)
-        return ranked[0][1] if ranked and ranked[0][0] is not None else None
+        best = self._best_eligible(metric_name)
+        return None if best is None else best.trial
+
+    def _best_eligible(self, metric_name: str | None) -> TrialScore | None:
+        """The first row of ``summary`` when it is eligible, ranked by the database.
+
+        Reads one row, not every trial's (``_ranked`` does that for ``summary``).
+        """
+        metric = self._metric(metric_name)
+        try:
+            higher = self.is_higher_score_better(metric)
+        except ValueError:
+            return None
+        rows = self._reader.records(
+            TrialScore, "trial_best", **self._params(metric=metric, higher=higher)
+        )
+        return rows[0] if rows else None
 
     def get_best_trial(self, metric_name: str | None = None) -> TrialReport | None:
         trial = self.get_best_trial_id(metric_name)

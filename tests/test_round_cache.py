@@ -256,3 +256,23 @@ def test_reports_on_a_cached_round_answer_the_same(two_rounds: Path) -> None:
     ]
     rewrite(target / "_round_state.arrow", "main_metric_name", pa.array(["from-the-cache"]))
     assert report_answers(two_rounds)[1] == "from-the-cache"
+
+
+def test_a_round_with_a_trial_still_running_is_not_cached(tmp_path: Path) -> None:
+    path = tmp_path / "runs"
+    root = asc.Root.at(path, flush_interval=60)
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 0.1}, [split([0.5])])
+    rnd.trial({"lr": 0.2}, [split([0.25])], running=True)
+    root.repository.flush()
+    root.repository.checkpoint()  # every row in a part: the round is settled, not finished
+    assert asc.connect(path).sql("SELECT status FROM trials").fetchall() == [
+        ("SUCCESS",),
+        ("RUNNING",),
+    ]
+    assert cache_dirs(path) == []
+    rnd.finish()
+    rnd.close()
+    root.close()
+    assert snapshot(path)["trials"][1][4] == "SUCCESS"
+    assert [d.parts[-2] for d in cache_dirs(path)] == ["round=0"]

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrowscope import __version__
 from arrowscope._pins import FilePins, PartVanished
@@ -586,8 +587,8 @@ class QuerySession:
         lacks are computed (``events`` reads their parts alone meanwhile),
         and each table becomes the cached and computed rows, round by round
         in key order (so the views' ORDER BY still holds), registered as one
-        Arrow table. The settled rounds just computed are stored for the next
-        connection.
+        Arrow table. The settled rounds just computed whose trials have all
+        ended are stored for the next connection.
         """
         state = self._state
         cache = _cache_of(state.repository)
@@ -633,7 +634,7 @@ class QuerySession:
                     self._create_derived_views(_MATERIALIZED)
                     return
         for key, cache_key in plan.to_store.items():
-            if key not in format1:
+            if key not in format1 and _finished(by_round["trials"].get(key)):
                 tables: dict[str, pa.Table] = {
                     name: by_round[name].get(key, computed[name].schema.empty_table())
                     for name in _CACHED
@@ -822,6 +823,17 @@ def _plan_rounds(cache: RoundCache, files: Sequence[str], unsettled: set[RoundKe
             plan.to_store[key] = cache_key
         plan.fresh.update(indexes)
     return plan
+
+
+def _finished(trials: pa.Table | None) -> bool:
+    """Whether every trial of a round's ``trials`` rows has ended (none PLANNED or RUNNING).
+
+    Only such rounds are cached: a live search's round, whose part list
+    changes every few seconds, would be stored again at each connection.
+    """
+    if trials is None:
+        return True
+    return not pc.any(pc.is_in(trials["status"], pa.array(["PLANNED", "RUNNING"]))).as_py()
 
 
 def _round_keys(table: pa.Table) -> set[RoundKey]:

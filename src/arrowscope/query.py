@@ -39,7 +39,10 @@ and value (``splits``, ``trials``, ``rounds``, ``params`` and their internal
 building blocks) are computed once when the data changed, at connect or
 refresh, into temporary tables of the same names: queries over them then
 take milliseconds. ``curves`` stays a view, so a filter on one trial reads
-only that trial's rows.
+only that trial's rows. For a local directory, the tables of every finished
+round whose events are all in Parquet parts are kept in ``_cache/``
+(``_round_cache``): later connections read them instead of computing them,
+so only the rounds that changed are computed at connect.
 
 Every Parquet part a connection reads stays open while the connection lives
 (``_pins``): a compaction that deletes it changes none of its answers and

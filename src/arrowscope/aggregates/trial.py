@@ -247,7 +247,8 @@ class Trial(ScopeMembers, TrialReport):
         return sorted(n for n in self._splits if n != RETRAIN_SPLIT)
 
     def __len__(self) -> int:
-        return len(self._validation_splits)
+        # Counted, not sorted: new_validation_split asks for it at every split.
+        return len(self._splits) - (RETRAIN_SPLIT in self._splits)
 
     def _child_ids(self) -> list[int]:
         return self._validation_splits

@@ -23,6 +23,8 @@ import threading
 import warnings
 from pathlib import Path
 
+import pyarrow as pa
+
 from arrowscope.errors import HousekeepingWarning
 from arrowscope.store._locks import WriterLock
 from arrowscope.store.compact import RowCounts, compact_partition
@@ -150,6 +152,10 @@ class Compactor:
             try:
                 with self.working:
                     self._compact(table, directory)
+                    # A merge briefly holds up to a tier of rows: hand what Arrow's
+                    # allocator kept of them back to the system, so that a long
+                    # search's writer does not keep its largest merge's memory.
+                    pa.default_memory_pool().release_unused()
             finally:
                 with self._cond:
                     self._busy = False

@@ -222,9 +222,13 @@ def rewrite(path: Path, column: str, value: pa.Array) -> None:
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     table = table.set_column(table.schema.get_field_index(column), column, value)
-    with pa.OSFile(str(path), "wb") as sink:
+    # A new file renamed over the old one, as the cache writes: the table read
+    # above still maps the old file's pages.
+    replacement = path.with_suffix(".new")
+    with pa.OSFile(str(replacement), "wb") as sink:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
+    replacement.replace(path)
 
 
 def report_answers(path: Path) -> list[object]:

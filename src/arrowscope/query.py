@@ -270,6 +270,8 @@ class QuerySession:
         con = duckdb.connect()
         # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
+        # Parts are immutable and never reuse a name: each footer is read once per connection.
+        con.execute("SET parquet_metadata_cache = true")
         self._init(con, _State(repository, owns_repository=False, by_round=by_round))
         self.refresh()
 

@@ -34,6 +34,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -41,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrowscope.location import encode_partition_value
+from arrowscope.store import partition_of
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +157,78 @@ class RoundCache:
                         if time.time() - entry.stat().st_mtime < _STALE_TEMPORARY_S:
                             continue  # another process may be writing it now
                 shutil.rmtree(entry.path, ignore_errors=True)
+
+
+@dataclass
+class RoundPlan:
+    """Which rounds a connection reads from the cache, computes, and then stores."""
+
+    cached: dict[RoundKey, dict[str, pa.Table]] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)  # indexes of the event parts to read
+    to_store: dict[RoundKey, str] = field(default_factory=dict)  # round -> its cache key
+
+
+def plan_rounds(
+    cache: RoundCache, files: Sequence[str], unsettled: set[RoundKey], names: Sequence[str]
+) -> RoundPlan:
+    """Split the rounds of the event parts ``files`` into cached ones and ones to compute.
+
+    A round is settled when it has no pending rows (``unsettled``); a
+    settled round whose tables ``names`` the cache lacks is to be stored.
+    """
+    plan = RoundPlan()
+    indexes: dict[RoundKey | None, list[int]] = {}
+    for index, path in enumerate(files):
+        indexes.setdefault(_round_of(path), []).append(index)
+    for key, found in indexes.items():
+        if key is not None and key not in unsettled:
+            cache_key = cache.key(os.path.basename(files[i]) for i in found)
+            tables = cache.load(key, cache_key, names)
+            if tables is not None:
+                plan.cached[key] = tables
+                continue
+            plan.to_store[key] = cache_key
+        plan.fresh.update(found)
+    return plan
+
+
+def parts_by_round(files: Iterable[str]) -> dict[RoundKey | None, list[str]]:
+    """The names of the event parts ``files``, by round (None: not in a round's directory)."""
+    out: dict[RoundKey | None, list[str]] = {}
+    for path in files:
+        out.setdefault(_round_of(path), []).append(os.path.basename(path))
+    return out
+
+
+def finished(trials: pa.Table | None) -> bool:
+    """Whether every trial of a round's ``trials`` rows has ended (none PLANNED or RUNNING).
+
+    Only such rounds are cached: a live search's round, whose part list
+    changes every few seconds, would be stored again at each connection.
+    """
+    if trials is None:
+        return True
+    return not pc.any(pc.is_in(trials["status"], pa.array(["PLANNED", "RUNNING"]))).as_py()
+
+
+def round_keys(table: pa.Table) -> set[RoundKey]:
+    """The (project, client, round) of the rows of ``table``."""
+    if table.num_rows == 0:
+        return set()
+    found = table.group_by(["project", "client", "round"]).aggregate([])
+    return set(
+        zip(
+            found["project"].to_pylist(),
+            found["client"].to_pylist(),
+            found["round"].to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def _round_of(path: str) -> RoundKey | None:
+    found = partition_of(path, "events")
+    return None if found is None else (str(found[0]), str(found[1]), int(found[2]))
 
 
 def split_by_round(table: pa.Table) -> dict[RoundKey, pa.Table]:

@@ -76,11 +76,19 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from arrowscope import __version__
 from arrowscope._pins import FilePins, PartVanished
-from arrowscope._round_cache import RoundCache, RoundKey, fingerprint, split_by_round
+from arrowscope._round_cache import (
+    RoundCache,
+    RoundKey,
+    fingerprint,
+    finished,
+    parts_by_round,
+    plan_rounds,
+    round_keys,
+    split_by_round,
+)
 from arrowscope.errors import ArrowscopeError
 from arrowscope.schema import (
     FORMAT_VERSION,
@@ -90,7 +98,7 @@ from arrowscope.schema import (
     query_sql,
     view_sql,
 )
-from arrowscope.store import Repository, partition_of
+from arrowscope.store import Repository
 
 if TYPE_CHECKING:
     import polars as pl
@@ -463,7 +471,7 @@ class QuerySession:
             self._create_base_views()
             state.views_ready = True
         state.inputs = (tuple(state.files[t] for t in TABLES), tuple(pending_rows))
-        state.unsettled = _round_keys(pending_events)
+        state.unsettled = round_keys(pending_events)
         # A by_round session creates its derived views at its first focus (on
         # the round it reads); creating them here too would plan them twice.
         if not state.by_round and state.inputs != state.derived_for:
@@ -545,12 +553,8 @@ class QuerySession:
         cache = _cache_of(state.repository)
         if cache is None or round_key in state.unsettled:
             return None
-        names = [
-            os.path.basename(path)
-            for path in state.files["events"]
-            if partition_of(path, "events") == round_key
-        ]
-        return cache.load(round_key, cache.key(names), _CACHED) if names else None
+        parts = parts_by_round(state.files["events"]).get(round_key)
+        return cache.load(round_key, cache.key(parts), _CACHED) if parts else None
 
     def _focus_cached(
         self, project: str, client: str, round: int, cached: dict[str, pa.Table]
@@ -601,7 +605,7 @@ class QuerySession:
             self._flag_format1()
             self._create_derived_views(_MATERIALIZED)
             return
-        plan = _plan_rounds(cache, state.files["events"], state.unsettled)
+        plan = plan_rounds(cache, state.files["events"], state.unsettled, _CACHED)
         if plan.cached and not plan.fresh and pending_events.num_rows == 0:
             # Every round is cached: nothing to compute, not even to plan.
             for name in _CACHED:
@@ -639,7 +643,7 @@ class QuerySession:
                     self._create_derived_views(_MATERIALIZED)
                     return
         for key, cache_key in plan.to_store.items():
-            if key not in format1 and _finished(by_round["trials"].get(key)):
+            if key not in format1 and finished(by_round["trials"].get(key)):
                 tables: dict[str, pa.Table] = {
                     name: by_round[name].get(key, computed[name].schema.empty_table())
                     for name in _CACHED
@@ -795,65 +799,6 @@ def open_directory(path: str | os.PathLike[str], **options: Any) -> Repository:
 
     repository: Repository = ParquetRepository(path)
     return repository
-
-
-@dataclass
-class _RoundPlan:
-    """Which rounds a connection reads from the cache, computes, and then stores."""
-
-    cached: dict[RoundKey, dict[str, pa.Table]] = field(default_factory=dict)
-    fresh: set[int] = field(default_factory=set)  # indexes of the event parts to read
-    to_store: dict[RoundKey, str] = field(default_factory=dict)  # round -> its cache key
-
-
-def _plan_rounds(cache: RoundCache, files: Sequence[str], unsettled: set[RoundKey]) -> _RoundPlan:
-    """Split the rounds of the event parts ``files`` into cached ones and ones to compute.
-
-    A round is settled when it has no pending rows (``unsettled``); a
-    settled round the cache lacks is stored once computed.
-    """
-    plan = _RoundPlan()
-    parts: dict[RoundKey | None, list[int]] = {}
-    for index, path in enumerate(files):
-        found = partition_of(path, "events")
-        key = None if found is None else (str(found[0]), str(found[1]), int(found[2]))
-        parts.setdefault(key, []).append(index)
-    for key, indexes in parts.items():
-        if key is not None and key not in unsettled:
-            cache_key = cache.key(os.path.basename(files[i]) for i in indexes)
-            tables = cache.load(key, cache_key, _CACHED)
-            if tables is not None:
-                plan.cached[key] = tables
-                continue
-            plan.to_store[key] = cache_key
-        plan.fresh.update(indexes)
-    return plan
-
-
-def _finished(trials: pa.Table | None) -> bool:
-    """Whether every trial of a round's ``trials`` rows has ended (none PLANNED or RUNNING).
-
-    Only such rounds are cached: a live search's round, whose part list
-    changes every few seconds, would be stored again at each connection.
-    """
-    if trials is None:
-        return True
-    return not pc.any(pc.is_in(trials["status"], pa.array(["PLANNED", "RUNNING"]))).as_py()
-
-
-def _round_keys(table: pa.Table) -> set[RoundKey]:
-    """The (project, client, round) of the rows of ``table``."""
-    if table.num_rows == 0:
-        return set()
-    found = table.group_by(["project", "client", "round"]).aggregate([])
-    return set(
-        zip(
-            found["project"].to_pylist(),
-            found["client"].to_pylist(),
-            found["round"].to_pylist(),
-            strict=True,
-        )
-    )
 
 
 def _cache_of(repository: Repository) -> RoundCache | None:

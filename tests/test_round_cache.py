@@ -280,3 +280,19 @@ def test_a_round_with_a_trial_still_running_is_not_cached(tmp_path: Path) -> Non
     root.close()
     assert snapshot(path)["trials"][1][4] == "SUCCESS"
     assert [d.parts[-2] for d in cache_dirs(path)] == ["round=0"]
+
+
+def test_one_report_session_moves_between_cached_and_live_rounds(two_rounds: Path) -> None:
+    snapshot(two_rounds)  # vision/resnet 0 and 1 and audio/wav2vec 0 are cached
+    root = asc.Root.at(two_rounds, flush_interval=60)
+    live = RoundWriter(root, names=("vision", "resnet"))  # round 2, rows staged here
+    live.trial({"lr": 1.0}, [split([0.001])])
+    resnet = root["vision"]["resnet"]
+    for _ in range(2):
+        assert resnet[0].get_best_trial_id() == 6
+        assert [len(resnet[0]), len(resnet[1]), len(resnet[2])] == [7, 4, 1]
+        assert resnet[2].get_best_trial_id() == 0
+        assert resnet[2][0].get_avg_validation_score("mse") == pytest.approx(0.001)
+        assert resnet[1][3][0]["mse"].get_valid_scores() == [0.25, 0.125, 0.1875]
+    live.close()
+    root.close()

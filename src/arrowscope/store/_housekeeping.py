@@ -18,10 +18,12 @@ compaction lock, and a scope exit never waits for it.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import threading
 import warnings
 from pathlib import Path
+from typing import Final
 
 import pyarrow as pa
 
@@ -30,6 +32,26 @@ from arrowscope.store._locks import WriterLock
 from arrowscope.store.compact import RowCounts, compact_partition
 
 logger = logging.getLogger(__name__)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """glibc, which keeps freed memory in per-thread arenas (``malloc_trim`` returns it)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # another C library, or another system
+        return None
+    return libc
+
+
+_LIBC: Final = _glibc()
+
+
+def _trim_malloc() -> None:
+    """Hand the C allocator's free memory back to the system (glibc only; else nothing)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
 
 _REMEDY = {
     "checkpoint": (
@@ -156,6 +178,7 @@ class Compactor:
                     # allocator kept of them back to the system, so that a long
                     # search's writer does not keep its largest merge's memory.
                     pa.default_memory_pool().release_unused()
+                    _trim_malloc()
             finally:
                 with self._cond:
                     self._busy = False

@@ -45,7 +45,8 @@ LEGEND = """\
 - **Q1 s**: open a fresh handle and find the best trial; **Q2 s**: one trial's learning
   curve; **Q3 s**: every trial's score with its hyperparameters (same handle as Q1).
 - **bytes on disk**: files under the run directory after logging (`RAM`: nothing
-  persisted); for arrowscope `before → after` running `arrowscope compact`.
+  persisted); for arrowscope `before → after` running `arrowscope compact`, without
+  `_cache/` (the derived tables its connections keep; `cache_bytes` in the raw JSON).
 - **Q1 agrees**: the answer equals the reference computed in plain Python (for arrowscope,
   both the API and the SQL answer, and the SQL answer after compaction);
   **Q2, Q3 agree**: the curve and the scores match it too (within 1e-9).

@@ -9,7 +9,8 @@ trials: 1M values) through the public API, then times, in milliseconds:
 * one trial's curve: ``select * from curves where trial = ?``.
 
 *cold* is ``arrowscope.connect()`` plus the first query (listing the files,
-creating the views and computing the aggregated ones); *warm* is the median
+creating the views and computing the aggregated ones, ``_cache/`` deleted
+before); *warm* is the median
 of 5 repeats on that connection. For ``RoundReport.get_best_trial_id()``,
 cold is its first call on a fresh ``Root.at(path)``, warm a repeat.
 
@@ -21,7 +22,9 @@ trials (``--scaling-trials``, default 100) × 5 splits whose splits log 20,
 runs, median and range; DuckDB imported before the clock starts), a fresh
 ``Root.at(path)`` plus ``get_best_trial_id()`` and a fresh
 ``arrowscope.connect(path)`` plus ``select best_trial from rounds``, with
-each size's ratio to the 10k-value round.
+each size's ratio to the 10k-value round. Each is timed twice: with no
+derived-table cache (``_cache/`` deleted before every run: the round is
+computed from its events), and with the cache a connection stores.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -88,6 +92,7 @@ def measure(directory: Path) -> dict[str, tuple[float, float]]:
     }
     out = {}
     for name, query in queries.items():
+        shutil.rmtree(directory / "_cache", ignore_errors=True)  # cold: nothing cached yet
         start = time.perf_counter()
         con = asc.connect(directory)
         query(con)
@@ -146,10 +151,14 @@ def scaling(n_trials: int, repeat: int) -> None:
             directory = Path(tmp)
             build(directory, n_trials, epochs)
             answers = set()
-            for how in ("api", "sql"):
+            for how in ("api", "sql", "api-cached", "sql-cached"):
                 times = []
                 for _ in range(repeat):
-                    ms, answer = cold_q1(directory, how)
+                    if not how.endswith("cached"):
+                        shutil.rmtree(directory / "_cache", ignore_errors=True)
+                    elif not (directory / "_cache").exists():
+                        cold_q1(directory, "sql")  # a connection stores the cache
+                    ms, answer = cold_q1(directory, how.removesuffix("-cached"))
                     times.append(ms)
                     answers.add(answer)
                 rows.append((n_values, how, times))
@@ -162,6 +171,8 @@ def scaling(n_trials: int, repeat: int) -> None:
     labels = {
         "api": "`Root.at` + `get_best_trial_id()`",
         "sql": "`connect` + `select best_trial from rounds`",
+        "api-cached": "the same, the round's derived tables in `_cache/`",
+        "sql-cached": "the same, the round's derived tables in `_cache/`",
     }
     for n_values, how, times in rows:
         median = statistics.median(times)

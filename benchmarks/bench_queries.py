@@ -171,8 +171,8 @@ def scaling(n_trials: int, repeat: int) -> None:
     labels = {
         "api": "`Root.at` + `get_best_trial_id()`",
         "sql": "`connect` + `select best_trial from rounds`",
-        "api-cached": "the same, the round's derived tables in `_cache/`",
-        "sql-cached": "the same, the round's derived tables in `_cache/`",
+        "api-cached": "`Root.at` + `get_best_trial_id()`, round in `_cache/`",
+        "sql-cached": "`connect` + `select best_trial from rounds`, round in `_cache/`",
     }
     for n_values, how, times in rows:
         median = statistics.median(times)

@@ -30,3 +30,59 @@ def test_logging_a_round_imports_neither_duckdb_nor_polars(tmp_path: object) -> 
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False", "False", "True"]
+
+
+def _fresh_modules(statement: str) -> set[str]:
+    """The arrowscope modules a fresh interpreter holds after ``statement``."""
+    script = f"import sys\n{statement}\nprint(' '.join(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return {name for name in done.stdout.split() if name.startswith("arrowscope")}
+
+
+def test_the_command_line_loads_no_scopes_reports_or_optimizers() -> None:
+    loaded = _fresh_modules("import arrowscope.cli")
+    assert "arrowscope.query" in loaded
+    heavy = {"aggregates", "reports", "hyperparams", "optimizer", "automl", "optuna", "ui.server"}
+    assert not {name for name in loaded if name.split(".", 1)[-1].split(".")[0] in heavy}, loaded
+
+
+def test_package_names_resolve_on_first_use() -> None:
+    assert _fresh_modules("import arrowscope") == {"arrowscope"}
+    loaded = _fresh_modules("import arrowscope\narrowscope.Root")
+    assert {"arrowscope.aggregates", "arrowscope.store"} <= loaded
+    import arrowscope
+
+    for name in arrowscope.__all__:
+        assert getattr(arrowscope, name) is not None
+        assert name in dir(arrowscope)
+    from arrowscope.aggregates import Root
+
+    assert arrowscope.Root is Root
+    try:
+        arrowscope.Rooot  # noqa: B018
+    except AttributeError as exc:
+        assert "Rooot" in str(exc)
+    else:
+        raise AssertionError("an unknown name resolved")
+
+
+def test_the_command_exits_early_with_all_of_its_output(tmp_path: object) -> None:
+    # ``python -m arrowscope.cli`` ends with ``os._exit``: every row must still
+    # reach a pipe, and the exit code must be the command's.
+    query = "select range as n from range(200000)"
+    done = subprocess.run(
+        [sys.executable, "-m", "arrowscope.cli", "sql", str(tmp_path), query, "--csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "n" and len(lines) == 200001 and lines[-1] == "199999"
+    failed = subprocess.run(
+        [sys.executable, "-m", "arrowscope.cli", "sql", str(tmp_path), "select nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2 and "nope" in failed.stderr

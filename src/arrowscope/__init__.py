@@ -19,62 +19,132 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
-
-from arrowscope.aggregates import (
-    AutoMLContext,
-    Client,
-    MetricResults,
-    Project,
-    Root,
-    Round,
-    Trial,
-    TrialSplit,
-)
-from arrowscope.errors import (
-    ArrowscopeError,
-    CorruptFileError,
-    DamagedLogWarning,
-    HousekeepingWarning,
-    InvalidNameError,
-    RoundNotFoundError,
-    ScopeClosedError,
-    StorageWriteError,
-    Terminated,
-)
-from arrowscope.hyperparams import (
-    Boolean,
-    Choice,
-    HyperparameterOptimizer,
-    HyperparameterSamples,
-    HyperparameterSpace,
-    LogNormal,
-    LogUniform,
-    Normal,
-    Quantized,
-    RandInt,
-    Uniform,
-)
-from arrowscope.location import ScopedLocation, TrialStatus
-from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
-from arrowscope.readers import scan
-from arrowscope.reports import (
-    ClientReport,
-    MetricResultsReport,
-    ProjectReport,
-    RootReport,
-    RoundReport,
-    TrialReport,
-    TrialSplitReport,
-)
-from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
 
 if TYPE_CHECKING:
     import os
 
     import duckdb
 
+    from arrowscope.aggregates import (
+        AutoMLContext,
+        Client,
+        MetricResults,
+        Project,
+        Root,
+        Round,
+        Trial,
+        TrialSplit,
+    )
+    from arrowscope.errors import (
+        ArrowscopeError,
+        CorruptFileError,
+        DamagedLogWarning,
+        HousekeepingWarning,
+        InvalidNameError,
+        RoundNotFoundError,
+        ScopeClosedError,
+        StorageWriteError,
+        Terminated,
+    )
+    from arrowscope.hyperparams import (
+        Boolean,
+        Choice,
+        HyperparameterOptimizer,
+        HyperparameterSamples,
+        HyperparameterSpace,
+        LogNormal,
+        LogUniform,
+        Normal,
+        Quantized,
+        RandInt,
+        Uniform,
+    )
+    from arrowscope.location import ScopedLocation, TrialStatus
+    from arrowscope.optimizer import GridSearch, HyperparameterSamplerStub, RandomSearch
+    from arrowscope.readers import scan
+    from arrowscope.reports import (
+        ClientReport,
+        MetricResultsReport,
+        ProjectReport,
+        RootReport,
+        RoundReport,
+        TrialReport,
+        TrialSplitReport,
+    )
+    from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
+
 __version__ = "0.1.0"
+
+# Public names and the module each lives in. They are imported on first use
+# (PEP 562), so ``import arrowscope.cli`` or ``arrowscope.query`` does not pay
+# for the scopes, the reports and the optimizers it never touches.
+_EXPORTED_BY: dict[str, tuple[str, ...]] = {
+    "arrowscope.aggregates": (
+        "AutoMLContext",
+        "Client",
+        "MetricResults",
+        "Project",
+        "Root",
+        "Round",
+        "Trial",
+        "TrialSplit",
+    ),
+    "arrowscope.errors": (
+        "ArrowscopeError",
+        "CorruptFileError",
+        "DamagedLogWarning",
+        "HousekeepingWarning",
+        "InvalidNameError",
+        "RoundNotFoundError",
+        "ScopeClosedError",
+        "StorageWriteError",
+        "Terminated",
+    ),
+    "arrowscope.hyperparams": (
+        "Boolean",
+        "Choice",
+        "HyperparameterOptimizer",
+        "HyperparameterSamples",
+        "HyperparameterSpace",
+        "LogNormal",
+        "LogUniform",
+        "Normal",
+        "Quantized",
+        "RandInt",
+        "Uniform",
+    ),
+    "arrowscope.location": ("ScopedLocation", "TrialStatus"),
+    "arrowscope.optimizer": ("GridSearch", "HyperparameterSamplerStub", "RandomSearch"),
+    "arrowscope.readers": ("scan",),
+    "arrowscope.reports": (
+        "ClientReport",
+        "MetricResultsReport",
+        "ProjectReport",
+        "RootReport",
+        "RoundReport",
+        "TrialReport",
+        "TrialSplitReport",
+    ),
+    "arrowscope.store": ("InMemoryRepository", "ParquetRepository", "Repository"),
+}
+_EXPORTS: dict[str, str] = {
+    name: module for module, names in _EXPORTED_BY.items() for name in names
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'arrowscope' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 def connect(

@@ -9,12 +9,14 @@ stderr and exit code 2. This is the only module that configures logging.
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import json
 import logging
 import math
 import os
 import sys
+import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
@@ -350,6 +352,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, args.verbose, unexpected=True)
 
 
+def run() -> None:
+    """The console script: ``main``, then exit without tearing the interpreter down.
+
+    Tearing down pyarrow and DuckDB takes about 0.1 s, a fifth of a small query's
+    whole run. The output is flushed and ``atexit`` handlers (loggers, object-store
+    pushes, pins) run first; only a process with no thread left to join exits early.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.stderr.flush()
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 # -- plumbing ----------------------------------------------------------------
 def _quiet_optuna(verbose: bool) -> None:
     """Optuna logs each study and trial at INFO on its own handler; keep that for -v."""
@@ -509,4 +534,4 @@ def _csv_value(value: Any) -> Any:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
 import shlex
@@ -29,21 +30,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from arrowscope.aggregates import Root
-from arrowscope.hyperparams import (
-    Choice,
-    HyperparameterOptimizer,
-    HyperparameterSamples,
-    HyperparameterSpace,
-    LogUniform,
-)
-from arrowscope.optimizer import RandomSearch
-
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from arrowscope.aggregates import Root
     from arrowscope.automl import AutoML
+    from arrowscope.hyperparams import (
+        HyperparameterOptimizer,
+        HyperparameterSamples,
+        HyperparameterSpace,
+    )
 
     Array = npt.NDArray[np.float64]
 
@@ -63,15 +60,24 @@ FOLDS = 3
 N_SAMPLES = 600
 N_FEATURES = 8
 DEFAULT_DIR = "./arrowscope-runs"
-SPACE = HyperparameterSpace(
-    {
-        "lr": LogUniform(1e-3, 1.0),
-        "l2": LogUniform(1e-5, 1e-1),
-        "scaling": Choice(["standard", "none"]),
-    }
-)
 # Feature scales: unscaled, the large ones make plain gradient descent oscillate.
 _SCALES = (1.0, 10.0, 0.1, 5.0, 1.0, 30.0, 1.0, 0.5)
+
+
+@functools.cache
+def search_space() -> HyperparameterSpace:
+    """The demo's search space: learning rate, L2 penalty and feature scaling."""
+    # Built on first use, like every import of this module but argparse's: the
+    # ``arrowscope`` command imports it for its arguments only.
+    from arrowscope.hyperparams import Choice, HyperparameterSpace, LogUniform
+
+    return HyperparameterSpace(
+        {
+            "lr": LogUniform(1e-3, 1.0),
+            "l2": LogUniform(1e-5, 1e-1),
+            "scaling": Choice(["standard", "none"]),
+        }
+    )
 
 
 def make_dataset(seed: int = 0) -> tuple[Array, Array]:
@@ -117,7 +123,7 @@ class LogisticRegression:
         self.scale: Array | float = 1.0
 
     def get_hyperparams_space(self) -> HyperparameterSpace:
-        return SPACE
+        return search_space()
 
     def set_hyperparams(self, hyperparams: HyperparameterSamples) -> LogisticRegression:
         self.lr = float(hyperparams["lr"])
@@ -199,6 +205,8 @@ def run_demo(
         f"{optimizer} search)\n"
     )
     started = time.monotonic()
+    from arrowscope.aggregates import Root
+
     root = Root.at(path)
     try:
         result = _search(root, n_trials, search).fit(make_dataset(seed))
@@ -213,6 +221,8 @@ OPTIMIZERS = ("random", "tpe")
 
 def _optimizer(name: str, seed: int) -> HyperparameterOptimizer:
     if name == "random":
+        from arrowscope.optimizer import RandomSearch
+
         return RandomSearch(seed)
     if name == "tpe":
         try:
@@ -228,8 +238,6 @@ def _optimizer(name: str, seed: int) -> HyperparameterOptimizer:
 
 
 def _search(root: Root, n_trials: int, optimizer: HyperparameterOptimizer) -> AutoML:
-    # Imported here: the ``arrowscope`` command imports this module for its arguments,
-    # and its other commands start faster without the automl package.
     from arrowscope.automl import AutoML, KFoldCrossValidationSplitter, MetricCallback
 
     return AutoML(
@@ -266,7 +274,7 @@ def _print_report(out: TextIO, path: Path, round_number: int, refitted: int | No
     finally:
         con.close()
     out.write(f"Best trials of round {round_number} (log_loss, lower is better):\n")
-    header = ["trial", "log_loss", "epochs to best", *SPACE]
+    header = ["trial", "log_loss", "epochs to best", *search_space()]
     table = [[str(r[0]), f"{r[1]:.4f}", f"{r[2]:.1f}", *_hyperparam_cells(r[3])] for r in rows]
     out.write(_format_table(header, table))
     if refitted is not None:
@@ -285,8 +293,10 @@ def _print_report(out: TextIO, path: Path, round_number: int, refitted: int | No
 
 
 def _hyperparam_cells(text: str | None) -> list[str]:
+    from arrowscope.hyperparams import HyperparameterSamples
+
     values = HyperparameterSamples.from_json(text).to_flat_dict() if text else {}
-    return [_cell(values.get(key)) for key in SPACE]
+    return [_cell(values.get(key)) for key in search_space()]
 
 
 def _cell(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import math
+import pickle
 import signal
 import struct
 import subprocess
@@ -294,6 +295,79 @@ def test_a_record_whose_crc_checks_but_whose_rows_do_not_is_bad(
     contents = read_log(path, EVENTS)
     assert sum(b.num_rows for b in contents.batches) == 2
     assert contents.rows_lost() == "1 rows"
+
+
+def _framed(kind: int, body: bytes, rows: int) -> bytes:
+    payload = bytes([kind]) + body
+    crc = zlib.crc32(payload, zlib.crc32(struct.pack("<II", len(payload), rows)))
+    return struct.pack("<IIII", 0xA5C710E4, len(payload), rows, crc) + payload
+
+
+def test_format_2_segments_with_json_event_rows_are_read(tmp_path: Path) -> None:
+    schema = EVENTS.serialize().to_pybytes()
+    body = struct.pack("<BBI", 2, 1, len(schema)) + schema
+    rows = [
+        {"level": "split", "trial": 3, "status": "SUCCESS", "at": 5, "writer": "w", "seq": 1},
+        {"level": "metric", "trial": 3, "valid_best": float("inf"), "at": 6, "writer": "w"}
+        | {"seq": 2},
+    ]
+    text = b'[{"level":"split","trial":3,"status":"SUCCESS","at":5,"writer":"w","seq":1},'
+    text += b'{"level":"metric","trial":3,"valid_best":Infinity,"at":6,"writer":"w","seq":2}]'
+    path = tmp_path / "log-w-00000000.aslog"
+    path.write_bytes(b"ASLOG" + body + struct.pack("<I", zlib.crc32(body)) + _framed(2, text, 2))
+    contents = read_log(path, EVENTS)
+    assert contents.damage == []
+    got = pa.Table.from_batches(contents.batches).to_pylist()
+    assert [{k: v for k, v in row.items() if v is not None} for row in got] == [
+        {**row, "at": got[i]["at"]} for i, row in enumerate(rows)
+    ]
+
+
+class _Loud:
+    """Unpickling this would call ``_touch`` (a global): the reader must refuse it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Callable[[str], None], tuple[str]]:
+        return (_touch, (self.path,))
+
+
+def _touch(path: str) -> None:
+    Path(path).write_text("ran")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "a global",
+        "truncated",
+        "trailing bytes",
+        "a string column holding bytes",
+        "not a list",
+    ],
+)
+def test_pickled_event_rows_that_are_not_plain_rows_are_bad(tmp_path: Path, payload: str) -> None:
+    good_row = {"level": "split", "at": 1, "writer": "w", "seq": 1}
+    marker = tmp_path / "ran"
+    body = {
+        "a global": pickle.dumps([{**good_row, "writer": _Loud(str(marker))}], protocol=5),
+        "truncated": pickle.dumps([good_row], protocol=5)[:-3],
+        "trailing bytes": pickle.dumps([good_row], protocol=5) + b"x",
+        "a string column holding bytes": pickle.dumps([{**good_row, "writer": b"w"}], protocol=5),
+        "not a list": pickle.dumps(good_row, protocol=5),
+    }[payload]
+    path = tmp_path / "log-w-00000000.aslog"
+    segment = LogSegment(path, EVENTS, fsync=False)
+    segment.append([EventsRecord([good_row])])
+    segment.close()
+    path.write_bytes(
+        path.read_bytes() + _framed(3, body, 1) + encode_record(EventsRecord([good_row]))
+    )
+    contents = read_log(path, EVENTS)
+    assert sum(b.num_rows for b in contents.batches) == 2
+    assert contents.rows_lost() == "1 rows"
+    assert not marker.exists(), "decoding ran code named by the record"
 
 
 def _format_1_segment(path: Path, batches: list[pa.RecordBatch], compress: bool) -> None:

@@ -13,6 +13,7 @@ direction, and the 1-based epoch of its first occurrence.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Final
@@ -23,7 +24,14 @@ SUMMARY_FIELDS: Final = ("count", "sum", "best", "best_epoch", "last", "last_epo
 
 def best_of(values: Sequence[float], higher_is_better: bool) -> tuple[float, int] | None:
     """The best finite value and its 1-based epoch of first occurrence, or None."""
-    if values and math.isfinite(sum(values)):  # no NaN nor inf: the builtins are exact
+    return _best(values, higher_is_better, sum(values)) if values else None
+
+
+def _best(
+    values: Sequence[float], higher_is_better: bool, total: float
+) -> tuple[float, int] | None:
+    """``best_of`` given ``sum(values)`` (values not empty)."""
+    if math.isfinite(total):  # no NaN nor inf: the builtins are exact
         found = max(values) if higher_is_better else min(values)
         return found, values.index(found) + 1
     best: tuple[float, int] | None = None
@@ -45,14 +53,21 @@ def summarize(
     is the best of the bests (ties: the earliest epoch), the last value is
     the one with the greatest epoch.
     """
+    count, total, best, best_epoch, last, last_epoch = _columns(phase)
     if not values:
-        return {f"{phase}_{name}": None for name in SUMMARY_FIELDS} | {f"{phase}_count": 0}
-    best = best_of(values, higher_is_better)
+        return {count: 0, total: None, best: None, best_epoch: None, last: None, last_epoch: None}
+    summed = sum(values)
+    found = _best(values, higher_is_better, summed)
     return {
-        f"{phase}_count": len(values),
-        f"{phase}_sum": sum(values),
-        f"{phase}_best": None if best is None else best[0],
-        f"{phase}_best_epoch": None if best is None else offset + best[1],
-        f"{phase}_last": values[-1],
-        f"{phase}_last_epoch": offset + len(values),
+        count: len(values),
+        total: summed,
+        best: None if found is None else found[0],
+        best_epoch: None if found is None else offset + found[1],
+        last: values[-1],
+        last_epoch: offset + len(values),
     }
+
+
+@functools.cache
+def _columns(phase: str) -> tuple[str, ...]:
+    return tuple(f"{phase}_{name}" for name in SUMMARY_FIELDS)

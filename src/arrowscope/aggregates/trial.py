@@ -25,7 +25,6 @@ from arrowscope.reports._base import parse_hyperparams, parse_status
 from arrowscope.reports._rows import SplitScore
 from arrowscope.reports.trial import TrialSnapshot
 from arrowscope.store._buffer import now_us
-from arrowscope.summaries import best_of
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.round import Round
@@ -277,6 +276,5 @@ def _split_score(split: TrialSplit, metric: str | None) -> tuple[float, bool] | 
     if metric is None or metric not in split._metrics:
         return None
     found = split._metrics[metric]
-    higher = found.is_higher_score_better()
-    best = best_of(found.get_valid_scores(), higher)
-    return None if best is None else (best[0], higher)
+    best = found._best()
+    return None if best is None else (best[0], found.is_higher_score_better())

@@ -9,14 +9,16 @@ A segment starts with a header, then holds the records of its appends::
 All integers are little-endian. The crc covers the length, the row count
 and the payload. What a payload holds depends on the header's format:
 
-* format 2 (written now): a kind u8, then the record of that kind
+* format 3 (written now): a kind u8, then the record of that kind
   (``_records``): 0 an Arrow record batch, 1 raw metric values (typed
-  arrays, the constant columns once per run), 2 event rows (JSON). A scope's
-  exit costs one cheap encoding per table, not an Arrow batch built and
-  serialized; rows become Arrow when they are read or checkpointed.
+  arrays, the constant columns once per run), 3 event rows (pickled plain
+  data). A scope's exit costs one cheap encoding per table, not an Arrow
+  batch built and serialized; rows become Arrow when they are read or
+  checkpointed.
+* format 2 (earlier versions): the same, with event rows as JSON (kind 2).
 * format 1 (earlier versions): ``RecordBatch.serialize()`` alone.
 
-In both, an Arrow payload is LZ4-compressed when the header's LZ4 flag is set
+In every format, an Arrow payload is LZ4-compressed when the header's LZ4 flag is set
 (preceded by its uncompressed size, u32); raw values and event rows are not
 compressed. Segments of still earlier versions (Arrow IPC streams) are
 read too.
@@ -32,7 +34,7 @@ mid-write, or still writing, leaves: the records before it are the segment.
 the next record whose magic and crc check out, and the stretch skipped is
 reported with the rows its headers announce. A record whose crc checks out
 but whose bytes do not decode into rows of the table (no code is ever run
-from them: no pickle) counts as bad.
+from them: see ``_records``) counts as bad.
 """
 
 from __future__ import annotations
@@ -61,9 +63,9 @@ from arrowscope.store._records import (
 )
 
 _FILE_MAGIC: Final = b"ASLOG"
-_FORMAT: Final = 2
-_FORMATS: Final = (1, 2)
-_KIND: Final = {kind: bytes([kind]) for kind in range(3)}
+_FORMAT: Final = 3
+_FORMATS: Final = (1, 2, 3)
+_KIND: Final = {kind: bytes([kind]) for kind in range(4)}
 _COUNTS: Final = struct.Struct("<II")  # payload length, row count (as the crc covers them)
 _HEADER: Final = struct.Struct("<BBI")  # format, flags, schema length
 _RECORD: Final = struct.Struct("<IIII")  # magic, payload length, row count, crc32
@@ -231,7 +233,7 @@ class LogRead(NamedTuple):
 
 
 def encode_record(record: Record | pa.RecordBatch, flags: int = LZ4) -> bytes:
-    """One framed record (format 2) holding ``record``."""
+    """One framed record (format 3) holding ``record``."""
     if isinstance(record, pa.RecordBatch):
         record = ArrowRecord(record)
     payload = _KIND[record.kind] + record.encode(flags)
@@ -336,7 +338,7 @@ class _Records:
         if zlib.crc32(self.view[start:end], zlib.crc32(_COUNTS.pack(size, rows))) != crc:
             return None
         kind = KIND_ARROW
-        if self.version >= 2:  # format 2 payloads start with their kind
+        if self.version >= 2:  # payloads of format 2 and later start with their kind
             if size < 1:
                 return None
             kind, start = data[start], start + 1

@@ -8,9 +8,10 @@ own reads). Three kinds:
 * ``MetricsRecord`` (``metrics`` only): the values and stamps of one or more
   runs -- consecutive values of one (trial, split, attempt, metric, phase) --
   as the raw typed arrays the buffers hold, the constant columns once per run;
-* ``EventsRecord`` (``events`` only): event rows as a JSON array of objects
-  (absent keys are null), checked against the column types both when written
-  and when read;
+* ``EventsRecord`` (``events`` only): event rows as a list of
+  ``{column: value}`` dicts (absent keys are null) in pickle protocol 5 --
+  JSON in logs of format 2 -- checked against the column types both when
+  written and when read;
 * ``ArrowRecord``: any record batch of the table's schema, Arrow IPC (the
   only kind of format 1 logs, and the fallback for rows the other kinds cannot
   hold exactly).
@@ -22,20 +23,27 @@ Layouts (little-endian)::
              metric length u16, metric (UTF-8);
              then float64 values and int64 stamps (ns since the epoch) of
              every run, in run order
-    events   JSON: [{"column": value, ...}, ...] (absent or null: null;
-             NaN and infinities as the JSON extensions NaN, Infinity, -Infinity)
+    events   pickle protocol 5 of [{"column": value, ...}, ...] (absent or
+             None: null), kind 3; format 2 logs hold JSON of the same list
+             (NaN and infinities as the extensions NaN, Infinity, -Infinity),
+             kind 2
     arrow    RecordBatch.serialize(), LZ4-compressed when the segment header
              says so (preceded by the uncompressed size, u32)
 
-Decoding never runs code from the bytes (no pickle): a record whose bytes do
-not parse into rows of the table's types is a bad record, as if its crc had
-failed.
+Decoding never runs code from the bytes: event rows are unpickled by an
+unpickler that refuses every global name, so only lists, dicts, strings,
+numbers, booleans and None can come out, and those are checked against the
+columns. A record whose bytes do not decode into rows of the table's types
+is a bad record, as if its crc had failed. Pickle encodes a scope's event
+rows about four times faster than JSON, and keeps every float bit for bit.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import pickle
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
@@ -48,7 +56,8 @@ from arrowscope.schema import table_schema
 
 KIND_ARROW: Final = 0
 KIND_METRICS: Final = 1
-KIND_EVENTS: Final = 2
+KIND_EVENTS_JSON: Final = 2  # written by format 2 logs, read still
+KIND_EVENTS: Final = 3
 
 LZ4: Final = 1
 _SIZE: Final = struct.Struct("<I")
@@ -156,7 +165,7 @@ class MetricsRecord:
 
 
 class EventsRecord:
-    """Event rows as JSON (see the module docstring); ``rows`` are ``{column: value}``."""
+    """Event rows, pickled (see the module docstring); ``rows`` are ``{column: value}``."""
 
     __slots__ = ("rows",)
     kind: Final = KIND_EVENTS
@@ -173,19 +182,42 @@ class EventsRecord:
         return 200 * len(self.rows)
 
     def encode(self, flags: int) -> bytes:
-        return _ENCODER.encode(self.rows).encode()
+        return pickle.dumps(self.rows, protocol=5)
 
     @staticmethod
     def decode(body: memoryview, rows: int) -> EventsRecord:
+        stream = io.BytesIO(body)
+        try:
+            found = _DataOnlyUnpickler(stream).load()
+        except Exception as exc:  # any malformed pickle is a bad record
+            raise BadRecord(str(exc)) from None
+        if stream.tell() != len(body):
+            raise BadRecord("trailing bytes")
+        return EventsRecord._checked(found, rows)
+
+    @staticmethod
+    def decode_json(body: memoryview, rows: int) -> EventsRecord:
+        """The rows of a JSON events record (kind 2, in logs of format 2)."""
         try:
             found = json.loads(str(body, "utf-8"))
         except (ValueError, RecursionError) as exc:
             raise BadRecord(str(exc)) from None
+        return EventsRecord._checked(found, rows)
+
+    @staticmethod
+    def _checked(found: object, rows: int) -> EventsRecord:
         if not isinstance(found, list) or len(found) != rows:
             raise BadRecord("rows")
         if not all(isinstance(row, dict) and valid_event_row(row) for row in found):
             raise BadRecord("types")
         return EventsRecord(found)
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Builds plain data only: any class or function the bytes name is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"an event record names {module}.{name}")
 
 
 Record = ArrowRecord | MetricsRecord | EventsRecord
@@ -205,6 +237,8 @@ def decode(
         return MetricsRecord.decode(view, rows)
     if kind == KIND_EVENTS and schema.equals(table_schema("events")):
         return EventsRecord.decode(view, rows)
+    if kind == KIND_EVENTS_JSON and schema.equals(table_schema("events")):
+        return EventsRecord.decode_json(view, rows)
     raise BadRecord(f"a record of kind {kind} in a log of {schema.names}")
 
 
@@ -296,7 +330,6 @@ _INT64S: Final = frozenset(f.name for f in _EVENTS if f.type in (pa.int64(), _TI
 _FLOATS: Final = frozenset(f.name for f in _EVENTS if f.type == pa.float64())
 _BOOLS: Final = frozenset(f.name for f in _EVENTS if f.type == pa.bool_())
 assert set(_EVENT_COLUMNS) == _STRINGS | _INT32S | _INT64S | _FLOATS | _BOOLS
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"))
 
 
 def valid_event_row(row: dict[str, Any]) -> bool:

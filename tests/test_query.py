@@ -342,3 +342,45 @@ def test_reports_read_a_rounds_values_only_for_queries_that_need_them(tmp_path: 
     assert second.round.to_scores_over_time_df("mse")["mse"].to_list() == pytest.approx([0.9, 0.8])
     assert values_in_memory() == 4
     root.close()
+
+
+def _queryable(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` a query on ``con`` can read."""
+    found = set()
+    for name in names:
+        try:
+            con.sql(f"select 1 from {name} limit 0")
+        except duckdb.Error:
+            continue
+        found.add(name)
+    return found
+
+
+def test_views_on_demand_are_created_by_the_first_query_naming_them(tmp_path: Path) -> None:
+    root = ROOTS["parquet"](tmp_path)
+    rnd = RoundWriter(root)
+    rnd.trial({"lr": 0.5}, [split([0.5, 0.25]), split([0.4])])
+    rnd.trial({"lr": 0.1}, [split([0.3, 0.35])])
+    root.close()
+    location = root.repository.location
+    plain = ("curves", "_metric_values", "_success_curves")
+    computing = QuerySession.open(location, views_on_demand=True)  # stores the round's tables
+    assert list(Path(location, "_cache").rglob("trials.arrow"))
+    eager = QuerySession.open(location)
+    lazy = QuerySession.open(location, views_on_demand=True)  # reads them from the cache
+    assert _queryable(eager.connection, plain) == set(plain)
+    assert _queryable(lazy.connection, plain) == set()
+    # curves reads _metric_values: naming the first creates both, and nothing else.
+    sql = "select trial, metric, phase, epoch, value, n_splits from curves order by all"
+    assert lazy.fetch(sql).fetchall() == eager.fetch(sql).fetchall() != []
+    assert _queryable(lazy.connection, plain) == {"curves", "_metric_values"}
+    assert lazy.run("cli_summary").fetchall() == eager.run("cli_summary").fetchall()
+    for session in (lazy, computing):
+        for name in ("trials", "rounds", "splits", "_success_curves", "curves"):
+            sql = f"select * from {name} order by all"
+            assert session.fetch(sql).fetchall() == eager.fetch(sql).fetchall(), name
+    lazy.refresh()
+    sql = "select count(*) from curves"
+    assert lazy.fetch(sql).fetchall() == eager.fetch(sql).fetchall()
+    for session in (computing, eager, lazy):
+        session.close()

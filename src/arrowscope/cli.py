@@ -397,7 +397,7 @@ def _fail(exc: BaseException, verbose: bool, unexpected: bool = False) -> int:
 
 
 def _session(path: str) -> QuerySession:
-    return QuerySession.open(path)
+    return QuerySession.open(path, views_on_demand=True)
 
 
 def _matching_rounds(session: QuerySession, args: argparse.Namespace) -> Result:

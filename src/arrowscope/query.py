@@ -68,6 +68,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +162,7 @@ _CACHED: Final = tuple(name for name in DERIVED_VIEWS if name in _MATERIALIZED)
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
 _ATTEMPTS: Final = 4
+_WORD: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _MISSING_FILE_MESSAGES: Final = ("No files found", "No such file", "not found", "does not exist")
 
 Params = Sequence[Any] | Mapping[str, Any] | None
@@ -240,6 +242,10 @@ class _State:
     # "ARROW" (a registered Arrow table: cached rows and computed ones, see
     # _compute_derived).
     created: dict[str, str] = field(default_factory=dict)
+    # Views created when a query first names them (see views_on_demand), and
+    # those not created yet.
+    views_on_demand: bool = False
+    deferred: set[str] = field(default_factory=set)
 
 
 # connection -> its state; entries vanish with their connection.
@@ -274,13 +280,16 @@ class QuerySession:
     _con: duckdb.DuckDBPyConnection
     _state: _State
 
-    def __init__(self, repository: Repository, by_round: bool = False) -> None:
+    def __init__(
+        self, repository: Repository, by_round: bool = False, views_on_demand: bool = False
+    ) -> None:
         con = duckdb.connect()
         # Timestamps are stored in UTC; show them in UTC whatever the machine's zone.
         con.execute("SET TimeZone = 'UTC'")
         # Parts are immutable and never reuse a name: each footer is read once per connection.
         con.execute("SET parquet_metadata_cache = true")
-        self._init(con, _State(repository, owns_repository=False, by_round=by_round))
+        state = _State(repository, False, by_round=by_round, views_on_demand=views_on_demand)
+        self._init(con, state)
         self.refresh()
 
     def _init(self, con: duckdb.DuckDBPyConnection, state: _State) -> None:
@@ -290,12 +299,20 @@ class QuerySession:
 
     @classmethod
     def open(
-        cls, source: str | os.PathLike[str] | Repository | object, **options: Any
+        cls,
+        source: str | os.PathLike[str] | Repository | object,
+        *,
+        views_on_demand: bool = False,
+        **options: Any,
     ) -> QuerySession:
         """A session over a data directory, a URI, a repository, or an object with ``.repository``.
 
         ``options`` go to the repository of a URI (``storage_options``,
-        ``filesystem``, ``spool`` for ``s3://``).
+        ``filesystem``, ``spool`` for ``s3://``). With ``views_on_demand``, a
+        derived view that stays a view (``curves``, ...) is created when a
+        query of ``sql``/``fetch``/``run`` first names it, not at refresh:
+        each costs a bind that reads every part's footer. Queries on
+        ``connection`` itself then see only the views created so far.
 
         Raises:
             FileNotFoundError: ``source`` is a path that does not exist.
@@ -303,10 +320,10 @@ class QuerySession:
             TypeError: ``source`` is none of the above.
         """
         if not isinstance(source, (str, os.PathLike)):
-            return cls(_repository_of(source))
+            return cls(_repository_of(source), views_on_demand=views_on_demand)
         repository = open_directory(source, **options)
         try:
-            session = cls(repository)
+            session = cls(repository, views_on_demand=views_on_demand)
         except BaseException:
             repository.close()
             raise
@@ -385,6 +402,7 @@ class QuerySession:
         with a dict), never in ``query``. Use :meth:`fetch` for a complete
         result as an Arrow table.
         """
+        self._create_named_views(query)
         return self._con.sql(query, params=params)
 
     def fetch(self, query: str, params: Params = None) -> Result:
@@ -426,6 +444,7 @@ class QuerySession:
 
     # -- internals ---------------------------------------------------------
     def _fetch_once(self, query: str, params: Params) -> Result:
+        self._create_named_views(query)
         relation = self._con.sql(query, params=params)
         if relation is None:  # a statement without a result
             return Result(pa.table({}))
@@ -698,20 +717,53 @@ class QuerySession:
         ``trials``, ``rounds``, ...) are computed once per change of the
         inputs, into temporary tables of the same name; queries then read
         those. ``curves`` and ``_metric_values`` stay views, so a filter on
-        one trial reads only what it needs. Names in ``skip`` are left as they are.
+        one trial reads only what it needs. Names in ``skip`` are left as they
+        are. With ``views_on_demand``, a view no table here reads is only
+        dropped if it held something else, and created by the first query
+        naming it (``_create_named_views``).
         """
-        created = self._state.created
+        state = self._state
+        needed = _reads(materialized - skip) if state.views_on_demand else None
         for name in DERIVED_VIEWS:
             if name in skip:
                 continue
             kind = "TEMP TABLE" if name in materialized else "VIEW"
-            if kind == "VIEW" and created.get(name) == kind:
-                continue  # a view is bound when queried: it follows the tables it reads
-            if created.get(name) == "ARROW":
-                self._con.unregister(name)
-            body = view_sql(name).strip().rstrip(";")
-            self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
-            created[name] = kind
+            if needed is not None and kind == "VIEW" and name not in needed:
+                if state.created.get(name) != "VIEW":
+                    self._drop_derived(name)
+                    state.deferred.add(name)
+                continue
+            self._create_derived(name, kind)
+
+    def _create_derived(self, name: str, kind: str) -> None:
+        created = self._state.created
+        self._state.deferred.discard(name)
+        if kind == "VIEW" and created.get(name) == kind:
+            return  # a view is bound when queried: it follows the tables it reads
+        if created.get(name) == "ARROW":
+            self._con.unregister(name)
+        body = view_sql(name).strip().rstrip(";")
+        self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
+        created[name] = kind
+
+    def _drop_derived(self, name: str) -> None:
+        kind = self._state.created.pop(name, None)
+        if kind == "ARROW":
+            self._con.unregister(name)
+        elif kind is not None:
+            self._con.execute(f"DROP {kind.split()[-1]} IF EXISTS {_identifier(name)}")
+
+    def _create_named_views(self, query: str) -> None:
+        """Create the deferred views ``query`` names, and those they read, in order."""
+        deferred = self._state.deferred
+        if not deferred:
+            return
+        named = _words(query) & deferred
+        if named:
+            wanted = _reads(frozenset(named)) & deferred
+            for name in DERIVED_VIEWS:
+                if name in wanted:
+                    self._create_derived(name, "VIEW")
 
 
 def connect(
@@ -847,3 +899,25 @@ def _identifier(name: str) -> str:
 def _glob_literal(path: str) -> str:
     """``path`` with DuckDB's glob characters escaped, so it matches only itself."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in path)
+
+
+def _words(sql: str) -> set[str]:
+    """The identifier-like words of ``sql`` (comments and strings included: harmless)."""
+    return set(_WORD.findall(sql))
+
+
+@functools.cache
+def _reads(names: frozenset[str]) -> frozenset[str]:
+    """``names`` and every derived view their SQL reads, directly or not."""
+    found = set(names)
+    stack = list(names)
+    while stack:
+        for other in _direct_reads(stack.pop()) - found:
+            found.add(other)
+            stack.append(other)
+    return frozenset(found)
+
+
+@functools.cache
+def _direct_reads(name: str) -> frozenset[str]:
+    return frozenset(_words(view_sql(name)) & set(DERIVED_VIEWS) - {name})

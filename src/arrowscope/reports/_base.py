@@ -56,7 +56,7 @@ class Reader:
             if self._session is None:
                 from arrowscope.query import QuerySession
 
-                self._session = QuerySession(self.repository, by_round=True)
+                self._session = QuerySession(self.repository, by_round=True, views_on_demand=True)
             return self._session
 
     def rows(self, query: str, **params: Any) -> list[tuple[Any, ...]]:

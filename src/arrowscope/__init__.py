@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     )
     from arrowscope.store import InMemoryRepository, ParquetRepository, Repository
 
-__version__ = "0.1.0"
+from arrowscope._version import __version__ as __version__
 
 # Public names and the module each lives in. They are imported on first use
 # (PEP 562), so ``import arrowscope.cli`` or ``arrowscope.query`` does not pay

@@ -78,7 +78,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import duckdb
 import pyarrow as pa
 
-from arrowscope import __version__
 from arrowscope._pins import FilePins, PartVanished
 from arrowscope._round_cache import (
     RoundCache,
@@ -90,6 +89,7 @@ from arrowscope._round_cache import (
     round_keys,
     split_by_round,
 )
+from arrowscope._version import __version__
 from arrowscope.errors import ArrowscopeError
 from arrowscope.schema import (
     FORMAT_VERSION,

@@ -49,7 +49,7 @@ def test_the_command_line_loads_no_scopes_reports_or_optimizers() -> None:
 
 
 def test_package_names_resolve_on_first_use() -> None:
-    assert _fresh_modules("import arrowscope") == {"arrowscope"}
+    assert _fresh_modules("import arrowscope") == {"arrowscope", "arrowscope._version"}
     loaded = _fresh_modules("import arrowscope\narrowscope.Root")
     assert {"arrowscope.aggregates", "arrowscope.store"} <= loaded
     import arrowscope

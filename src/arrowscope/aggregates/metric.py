@@ -218,4 +218,6 @@ class _ReenteredMetric(AbstractContextManager["MetricResults"]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool:
+        if exc is None:
+            return False  # every epoch of the seed idiom: nothing to release
         return self._split._release(self._metric, exc)

@@ -13,6 +13,7 @@ import pytest
 import arrowscope as asc
 from _rounds import ROOTS, RoundWriter, publish, split
 from arrowscope import query
+from arrowscope._derived import DERIVED_VIEWS
 from arrowscope.errors import ArrowscopeError
 from arrowscope.query import QueryError, QuerySession, connect, refresh
 from arrowscope.schema import schemas_dir
@@ -125,13 +126,13 @@ def test_the_parquet_view_is_repointed_only_when_the_files_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int]] = []
-    original = QuerySession._point_parquet_view
+    original = query.point_parquet_view
 
-    def spy(self: QuerySession, table: str, files: tuple[str, ...]) -> None:
+    def spy(con: duckdb.DuckDBPyConnection, table: str, files: tuple[str, ...]) -> None:
         calls.append((table, len(files)))
-        original(self, table, files)
+        original(con, table, files)
 
-    monkeypatch.setattr(QuerySession, "_point_parquet_view", spy)
+    monkeypatch.setattr(query, "point_parquet_view", spy)
     root = ROOTS["parquet"](tmp_path)
     repo = root.repository
     rnd = RoundWriter(root)  # the catalog gets its parts at once
@@ -305,9 +306,9 @@ def test_sessions_are_independent() -> None:
 
 def test_every_view_file_is_created() -> None:
     files = {p.name[: -len(".sql")] for p in schemas_dir().joinpath("views").iterdir()}
-    assert files == set(query.DERIVED_VIEWS)
-    internal = [v for v in query.DERIVED_VIEWS if v.startswith("_")]
-    assert set(query.DERIVED_VIEWS) - set(internal) == set(query.VIEWS) - {"metrics", "events"}
+    assert files == set(DERIVED_VIEWS)
+    internal = [v for v in DERIVED_VIEWS if v.startswith("_")]
+    assert set(DERIVED_VIEWS) - set(internal) == set(query.VIEWS) - {"metrics", "events"}
 
 
 def test_view_sql_binds_no_user_text(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ import pytest
 
 import arrowscope as asc
 from _rounds import RoundWriter, split
+from arrowscope._derived import CACHED
 from arrowscope._round_cache import split_by_round
-from arrowscope.query import _CACHED
 
 FORMAT1 = Path(__file__).with_name("data") / "format1"
-TABLES = ("rounds", "trials", "splits", "params", *(n for n in _CACHED if n.startswith("_")))
+TABLES = ("rounds", "trials", "splits", "params", *(n for n in CACHED if n.startswith("_")))
 
 
 def write_round(path: Path, names: tuple[str, str], trials: int, *, lr0: float = 0.1) -> None:

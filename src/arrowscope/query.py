@@ -64,11 +64,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
-import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,26 +75,21 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import duckdb
 import pyarrow as pa
 
-from arrowscope._pins import FilePins, PartVanished
-from arrowscope._round_cache import (
-    RoundCache,
-    RoundKey,
-    fingerprint,
-    finished,
-    parts_by_round,
-    plan_rounds,
-    round_keys,
-    split_by_round,
+from arrowscope._base_views import base_view_sql, point_parquet_view
+from arrowscope._derived import (
+    CACHED,
+    ROUND_MATERIALIZED,
+    DerivedViews,
+    cache_of,
+    flag_format1,
 )
-from arrowscope._version import __version__
+from arrowscope._pins import FilePins, PartVanished
+from arrowscope._round_cache import RoundKey, parts_by_round, round_keys
 from arrowscope.errors import ArrowscopeError
 from arrowscope.schema import (
-    FORMAT_VERSION,
     TABLES,
     full_schema,
-    partition_columns,
     query_sql,
-    view_sql,
 )
 from arrowscope.store import Repository
 
@@ -120,49 +112,11 @@ logger = logging.getLogger(__name__)
 
 #: The public views of every connection, in the order of DESIGN.md.
 VIEWS: Final = ("metrics", "events", "rounds", "trials", "splits", "curves", "params")
-#: The views built from ``schemas/views/<name>.sql``, in creation order (each
-#: may read the ones before it).
-DERIVED_VIEWS: Final = (
-    "_scope_state",
-    "_round_state",
-    "_metric_values",
-    "_metric_scope",
-    "_split_summary",
-    "_split_metric_values",
-    "_split_metric",
-    "_trial_metric",
-    "_metric_direction",
-    "_success_curves",
-    "splits",
-    "trials",
-    "rounds",
-    "curves",
-    "params",
-)
-_HIVE_TYPES: Final = {"project": "VARCHAR", "client": "VARCHAR", "round": "INTEGER"}
 #: The tables a by_round session holds one round of.
 _ROUND_TABLES: Final = ("events", "metrics")
-#: The derived views a by_round session computes into tables for its round:
-#: the report queries read them many times, and planning the views each
-#: time costs more than computing them once.
-_ROUND_MATERIALIZED: Final = frozenset(
-    {
-        "_scope_state",
-        "_round_state",
-        "_metric_scope",
-        "_split_metric",
-        "_trial_metric",
-        "_metric_direction",
-    }
-)
-#: Derived views computed into temporary tables at refresh (see _create_derived_views).
-_MATERIALIZED: Final = _ROUND_MATERIALIZED | {"splits", "trials", "rounds", "params"}
-#: The same, in creation order: what ``_round_cache`` keeps of a settled round.
-_CACHED: Final = tuple(name for name in DERIVED_VIEWS if name in _MATERIALIZED)
 # A part may vanish between listing and reading when a compaction runs
 # concurrently; listing again finds the merged file that replaced it.
 _ATTEMPTS: Final = 4
-_WORD: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _MISSING_FILE_MESSAGES: Final = ("No files found", "No such file", "not found", "does not exist")
 
 Params = Sequence[Any] | Mapping[str, Any] | None
@@ -229,7 +183,7 @@ class _State:
     # the same for ``metrics``, which is read only for queries that need values.
     focused: tuple[Any, ...] | None = None
     values_focused: tuple[Any, ...] | None = None
-    # Whether the events in view include storage format 1 ones (see _flag_format1).
+    # Whether the events in view include storage format 1 ones (see _derived.flag_format1).
     format1: bool = False
     # by_round: ``events`` is a view over the focused round's rows, read when
     # queried, rather than the rows read into memory (a cached round's focus).
@@ -238,14 +192,8 @@ class _State:
     unsettled: set[RoundKey] = field(default_factory=set)
     # The paths the base views read for ``files`` (see _pins), in the same order.
     stable: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # Derived views and tables created so far: name -> "VIEW", "TEMP TABLE" or
-    # "ARROW" (a registered Arrow table: cached rows and computed ones, see
-    # _compute_derived).
-    created: dict[str, str] = field(default_factory=dict)
-    # Views created when a query first names them (see views_on_demand), and
-    # those not created yet.
-    views_on_demand: bool = False
-    deferred: set[str] = field(default_factory=set)
+    # The derived views and tables created so far (see _derived).
+    derived: DerivedViews = field(default_factory=DerivedViews)
 
 
 # connection -> its state; entries vanish with their connection.
@@ -288,7 +236,8 @@ class QuerySession:
         con.execute("SET TimeZone = 'UTC'")
         # Parts are immutable and never reuse a name: each footer is read once per connection.
         con.execute("SET parquet_metadata_cache = true")
-        state = _State(repository, False, by_round=by_round, views_on_demand=views_on_demand)
+        derived = DerivedViews(on_demand=views_on_demand)
+        state = _State(repository, False, by_round=by_round, derived=derived)
         self._init(con, state)
         self.refresh()
 
@@ -402,7 +351,7 @@ class QuerySession:
         with a dict), never in ``query``. Use :meth:`fetch` for a complete
         result as an Arrow table.
         """
-        self._create_named_views(query)
+        self._state.derived.create_named(self._con, query)
         return self._con.sql(query, params=params)
 
     def fetch(self, query: str, params: Params = None) -> Result:
@@ -444,7 +393,7 @@ class QuerySession:
 
     # -- internals ---------------------------------------------------------
     def _fetch_once(self, query: str, params: Params) -> Result:
-        self._create_named_views(query)
+        self._state.derived.create_named(self._con, query)
         relation = self._con.sql(query, params=params)
         if relation is None:  # a statement without a result
             return Result(pa.table({}))
@@ -478,7 +427,7 @@ class QuerySession:
             files = tuple(state.repository.parquet_files(table))
             if files != state.files.get(table):
                 stable = state.pins.stable_paths(_files_root(state.repository), table, files)
-                self._point_parquet_view(table, tuple(stable))
+                point_parquet_view(self._con, table, tuple(stable))
                 state.files[table] = files
                 state.stable[table] = tuple(stable)
             pending = state.repository.pending(table)
@@ -494,28 +443,12 @@ class QuerySession:
         # A by_round session creates its derived views at its first focus (on
         # the round it reads); creating them here too would plan them twice.
         if not state.by_round and state.inputs != state.derived_for:
-            self._compute_derived(pending_events)
+            events = (state.files["events"], state.stable["events"])
+            cache = cache_of(state.repository)
+            state.derived.compute(
+                self._con, cache, *events, state.unsettled, pending_events.num_rows
+            )
             state.derived_for = state.inputs
-
-    def _point_parquet_view(self, table: str, files: tuple[str, ...], view: str = "") -> None:
-        """(Re)define ``view`` (default ``_<table>_files``): the rows of ``table`` in ``files``."""
-        view = view or f"_{table}_files"
-        if files:
-            variable = f"arrowscope{view}"
-            # Bound, not formatted: paths are user text. DuckDB expands glob
-            # characters in each path, so those are escaped for literal matching.
-            self._con.execute(f"SET VARIABLE {variable} = $1", [[_glob_literal(f) for f in files]])
-            hive_types = ", ".join(
-                f"'{key}': '{_HIVE_TYPES[key]}'" for key in partition_columns(table)
-            )
-            source = (
-                f"read_parquet(getvariable('{variable}'), hive_partitioning = true, "
-                f"hive_types = {{{hive_types}}}, union_by_name = true)"
-            )
-        else:
-            source = f"_{table}_no_parts"
-            self._con.register(source, full_schema(table).empty_table())
-        self._con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
 
     def focus(self, project: str, client: str, round: int, values: bool = True) -> None:
         """(``by_round`` sessions) Make ``events`` and ``metrics`` hold this round's rows.
@@ -550,7 +483,7 @@ class QuerySession:
                         "CREATE OR REPLACE VIEW events AS SELECT * FROM _events_round"
                     )
                     state.events_lazy = False
-                state.format1 = bool(self._flag_format1())
+                state.format1 = bool(flag_format1(self._con))
         if (values or state.format1) and key != state.values_focused:
             self._con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _metrics_round AS "
@@ -563,17 +496,17 @@ class QuerySession:
             state.values_focused = None
         if events_changed:
             if cached is None:
-                self._create_derived_views(_ROUND_MATERIALIZED)
+                state.derived.create(self._con, ROUND_MATERIALIZED)
             state.focused = key
 
     def _cached_round(self, round_key: RoundKey) -> dict[str, pa.Table] | None:
         """The derived tables of a settled round from the cache (None: not settled, or absent)."""
         state = self._state
-        cache = _cache_of(state.repository)
+        cache = cache_of(state.repository)
         if cache is None or round_key in state.unsettled:
             return None
         parts = parts_by_round(state.files["events"]).get(round_key)
-        return cache.load(round_key, cache.key(parts), _CACHED) if parts else None
+        return cache.load(round_key, cache.key(parts), CACHED) if parts else None
 
     def _focus_cached(
         self, project: str, client: str, round: int, cached: dict[str, pa.Table]
@@ -589,181 +522,18 @@ class QuerySession:
                 "AND round = getvariable('arrowscope_focus_round')"
             )
             self._state.events_lazy = True
-        for name in _CACHED:
-            self._register_table(name, [cached[name]])
-        self._con.execute("SET VARIABLE arrowscope_format1 = false")
-        self._create_derived_views(frozenset(), skip=_MATERIALIZED)
-
-    def _flag_format1(self) -> set[RoundKey]:
-        """Tell the views whether events of storage format 1 (no summaries) are in view.
-
-        ``_split_metric`` reads values only then; the flag is a constant to
-        DuckDB's planner, so with format 2 data alone no value is read.
-        Returns the rounds that have such events.
-        """
-        rows = self._con.execute(
-            "SELECT DISTINCT project, client, round FROM events WHERE clock IS NULL"
-        ).fetchall()
-        self._con.execute("SET VARIABLE arrowscope_format1 = $1", [bool(rows)])
-        return {(project, client, round_) for project, client, round_ in rows}
-
-    def _compute_derived(self, pending_events: pa.Table) -> None:
-        """Compute the derived tables of every round, reading settled rounds from the cache.
-
-        Without a cache (``_round_cache``) every round's tables come from its
-        events, into temporary tables. With one, only the rounds the cache
-        lacks are computed (``events`` reads their parts alone meanwhile),
-        and each table becomes the cached and computed rows, round by round
-        in key order (so the views' ORDER BY still holds), registered as one
-        Arrow table. The settled rounds just computed whose trials have all
-        ended are stored for the next connection.
-        """
-        state = self._state
-        cache = _cache_of(state.repository)
-        if cache is None:
-            self._flag_format1()
-            self._create_derived_views(_MATERIALIZED)
-            return
-        plan = plan_rounds(cache, state.files["events"], state.unsettled, _CACHED)
-        if plan.cached and not plan.fresh and pending_events.num_rows == 0:
-            # Every round is cached: nothing to compute, not even to plan.
-            for name in _CACHED:
-                self._register_table(name, [plan.cached[key][name] for key in sorted(plan.cached)])
-            self._con.execute("SET VARIABLE arrowscope_format1 = false")
-            self._create_derived_views(frozenset(), skip=_MATERIALIZED)
-            return
-        fresh_files = tuple(
-            state.stable["events"][i] for i in range(len(state.files["events"])) if i in plan.fresh
-        )
-        if plan.cached:
-            with self._events_reading(fresh_files):
-                format1 = self._flag_format1()
-                self._create_derived_views(_MATERIALIZED)
-        else:
-            format1 = self._flag_format1()
-            self._create_derived_views(_MATERIALIZED)
-        if not plan.cached and not plan.to_store:
-            return
-        computed = {name: self._take_table(name, drop=bool(plan.cached)) for name in _CACHED}
-        by_round = {name: split_by_round(table) for name, table in computed.items()}
-        if plan.cached:
-            rounds = sorted({*plan.cached, *(k for tables in by_round.values() for k in tables)})
-            for name in _CACHED:
-                chunks = [
-                    plan.cached[key][name] if key in plan.cached else by_round[name].get(key)
-                    for key in rounds
-                ]
-                found = [chunk for chunk in chunks if chunk is not None]
-                try:
-                    self._register_table(name, found or [computed[name]])
-                except pa.ArrowInvalid as exc:  # a cache written with other types
-                    logger.info("ignoring the derived-table cache (%s); computing every round", exc)
-                    self._flag_format1()
-                    self._create_derived_views(_MATERIALIZED)
-                    return
-        for key, cache_key in plan.to_store.items():
-            if key not in format1 and finished(by_round["trials"].get(key)):
-                tables: dict[str, pa.Table] = {
-                    name: by_round[name].get(key, computed[name].schema.empty_table())
-                    for name in _CACHED
-                }
-                cache.store(key, cache_key, tables)
-
-    @contextlib.contextmanager
-    def _events_reading(self, files: tuple[str, ...]) -> Iterator[None]:
-        """Within the block, ``events`` holds the rows of ``files`` and the pending rows only."""
-        self._point_parquet_view("events", files, view="_events_fresh_files")
-        self._con.execute(_base_view_sql("events", "events", "_events_fresh_files"))
-        try:
-            yield
-        finally:
-            self._con.execute(_base_view_sql("events", "events", "_events_files"))
-
-    def _register_table(self, name: str, chunks: list[pa.Table]) -> None:
-        """Make derived table ``name`` the rows of ``chunks``, in order (an Arrow table)."""
-        combined = pa.concat_tables(chunks)
-        kind = self._state.created.get(name)
-        if kind in ("TEMP TABLE", "VIEW"):
-            self._con.execute(f"DROP {kind.split()[-1]} {_identifier(name)}")
-        self._con.register(name, combined)
-        self._state.created[name] = "ARROW"
-
-    def _take_table(self, name: str, drop: bool) -> pa.Table:
-        """Derived table ``name`` as Arrow; with ``drop``, the DuckDB table is dropped."""
-        table = self._con.sql(f"SELECT * FROM {_identifier(name)}").to_arrow_table()
-        if drop:
-            self._con.execute(f"DROP TABLE {_identifier(name)}")
-            self._state.created.pop(name, None)
-        return table
+        self._state.derived.use_cached(self._con, {name: [cached[name]] for name in CACHED})
 
     def _create_base_views(self) -> None:
         by_round = self._state.by_round
         for table in TABLES:
             name = f"_{table}_all" if by_round and table in _ROUND_TABLES else table
-            self._con.execute(_base_view_sql(name, table, f"_{table}_files"))
+            self._con.execute(base_view_sql(name, table, f"_{table}_files"))
             if name != table:
                 self._con.execute(
                     f"CREATE OR REPLACE TEMP TABLE _{table}_round AS SELECT * FROM {name} LIMIT 0"
                 )
                 self._con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_round")
-
-    def _create_derived_views(
-        self, materialized: frozenset[str], skip: frozenset[str] = frozenset()
-    ) -> None:
-        """Create the derived views; those named in ``materialized`` become tables.
-
-        A connection is a snapshot anyway, so views whose every query would
-        aggregate all events and values (``_scope_state``, ``splits``,
-        ``trials``, ``rounds``, ...) are computed once per change of the
-        inputs, into temporary tables of the same name; queries then read
-        those. ``curves`` and ``_metric_values`` stay views, so a filter on
-        one trial reads only what it needs. Names in ``skip`` are left as they
-        are. With ``views_on_demand``, a view no table here reads is only
-        dropped if it held something else, and created by the first query
-        naming it (``_create_named_views``).
-        """
-        state = self._state
-        needed = _reads(materialized - skip) if state.views_on_demand else None
-        for name in DERIVED_VIEWS:
-            if name in skip:
-                continue
-            kind = "TEMP TABLE" if name in materialized else "VIEW"
-            if needed is not None and kind == "VIEW" and name not in needed:
-                if state.created.get(name) != "VIEW":
-                    self._drop_derived(name)
-                    state.deferred.add(name)
-                continue
-            self._create_derived(name, kind)
-
-    def _create_derived(self, name: str, kind: str) -> None:
-        created = self._state.created
-        self._state.deferred.discard(name)
-        if kind == "VIEW" and created.get(name) == kind:
-            return  # a view is bound when queried: it follows the tables it reads
-        if created.get(name) == "ARROW":
-            self._con.unregister(name)
-        body = view_sql(name).strip().rstrip(";")
-        self._con.execute(f"CREATE OR REPLACE {kind} {_identifier(name)} AS\n{body}")
-        created[name] = kind
-
-    def _drop_derived(self, name: str) -> None:
-        kind = self._state.created.pop(name, None)
-        if kind == "ARROW":
-            self._con.unregister(name)
-        elif kind is not None:
-            self._con.execute(f"DROP {kind.split()[-1]} IF EXISTS {_identifier(name)}")
-
-    def _create_named_views(self, query: str) -> None:
-        """Create the deferred views ``query`` names, and those they read, in order."""
-        deferred = self._state.deferred
-        if not deferred:
-            return
-        named = _words(query) & deferred
-        if named:
-            wanted = _reads(frozenset(named)) & deferred
-            for name in DERIVED_VIEWS:
-                if name in wanted:
-                    self._create_derived(name, "VIEW")
 
 
 def connect(
@@ -853,27 +623,6 @@ def open_directory(path: str | os.PathLike[str], **options: Any) -> Repository:
     return repository
 
 
-def _cache_of(repository: Repository) -> RoundCache | None:
-    """The derived-table cache of ``repository`` (None: it has no directory for one)."""
-    directory = getattr(repository, "derived_cache_directory", None)
-    return RoundCache(directory, _fingerprint()) if isinstance(directory, Path) else None
-
-
-@functools.cache
-def _fingerprint() -> str:
-    versions = [__version__, str(FORMAT_VERSION), duckdb.__version__, pa.__version__]
-    return fingerprint([*versions, *(view_sql(name) for name in DERIVED_VIEWS)])
-
-
-def _base_view_sql(name: str, table: str, files_view: str) -> str:
-    """``CREATE OR REPLACE VIEW name``: the rows of ``files_view`` and ``table``'s pending rows."""
-    columns = ", ".join(_identifier(f.name) for f in full_schema(table))
-    return (
-        f"CREATE OR REPLACE VIEW {name} AS SELECT {columns} FROM ("
-        f"SELECT * FROM {files_view} UNION ALL BY NAME SELECT * FROM _{table}_pending)"
-    )
-
-
 def _files_root(repository: Repository) -> str | None:
     """The local directory a repository's ``parquet_files`` are in (an S3 store's spool)."""
     directory = getattr(repository, "directory", None)
@@ -890,34 +639,3 @@ def _repository_of(source: object) -> Repository:
         "connect() takes a data directory path, a Repository, or an object with a "
         f".repository attribute (such as a Root), not {type(source).__name__}"
     )
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _glob_literal(path: str) -> str:
-    """``path`` with DuckDB's glob characters escaped, so it matches only itself."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
-
-
-def _words(sql: str) -> set[str]:
-    """The identifier-like words of ``sql`` (comments and strings included: harmless)."""
-    return set(_WORD.findall(sql))
-
-
-@functools.cache
-def _reads(names: frozenset[str]) -> frozenset[str]:
-    """``names`` and every derived view their SQL reads, directly or not."""
-    found = set(names)
-    stack = list(names)
-    while stack:
-        for other in _direct_reads(stack.pop()) - found:
-            found.add(other)
-            stack.append(other)
-    return frozenset(found)
-
-
-@functools.cache
-def _direct_reads(name: str) -> frozenset[str]:
-    return frozenset(_words(view_sql(name)) & set(DERIVED_VIEWS) - {name})

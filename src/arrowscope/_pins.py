@@ -101,14 +101,19 @@ class FilePins:
 
     def _link_dir(self) -> Path:
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="arrowscope-pins-", dir=_link_parent()))
+            self._dir = _new_link_dir()
             self._finalizer = weakref.finalize(self, _release, self._dir, self._pins)
         return self._dir
 
 
-def _link_parent() -> str | None:
-    """Where link directories go: tmpfs when writable, else the temporary directory."""
-    return _MEMORY_DIR if os.access(_MEMORY_DIR, os.W_OK | os.X_OK) else None
+def _new_link_dir() -> Path:
+    """A private directory for links: on tmpfs if one can be made there, else in the temp dir."""
+    if os.access(_MEMORY_DIR, os.W_OK | os.X_OK):
+        try:
+            return Path(tempfile.mkdtemp(prefix="arrowscope-pins-", dir=_MEMORY_DIR))
+        except OSError as exc:  # full, or mounted read-only after all
+            logger.debug("cannot make a link directory in %s (%s)", _MEMORY_DIR, exc)
+    return Path(tempfile.mkdtemp(prefix="arrowscope-pins-"))
 
 
 def _open_readonly(path: str) -> int:

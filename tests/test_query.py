@@ -385,3 +385,26 @@ def test_views_on_demand_are_created_by_the_first_query_naming_them(tmp_path: Pa
     assert lazy.fetch(sql).fetchall() == eager.fetch(sql).fetchall()
     for session in (computing, eager, lazy):
         session.close()
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "show tables",
+        "SHOW ALL TABLES",
+        "select view_name from duckdb_views()",
+        "select table_name from information_schema.tables",
+    ],
+)
+def test_a_query_listing_the_catalog_sees_every_view_on_demand(
+    tmp_path: Path, listing: str
+) -> None:
+    root = ROOTS["parquet"](tmp_path)
+    RoundWriter(root).trial({"lr": 0.5}, [split([0.5, 0.25])])
+    root.close()
+    QuerySession.open(root.repository.location).close()  # caches the round
+    lazy = QuerySession.open(root.repository.location, views_on_demand=True)
+    assert _queryable(lazy.connection, ("curves",)) == set()
+    listed = {c for row in lazy.fetch(listing).fetchall() for c in row if isinstance(c, str)}
+    assert {"curves", "_metric_values", "_success_curves"} <= listed
+    lazy.close()

@@ -77,6 +77,9 @@ MATERIALIZED: Final = ROUND_MATERIALIZED | {"splits", "trials", "rounds", "param
 #: The same, in creation order: what ``_round_cache`` keeps of a settled round.
 CACHED: Final = tuple(name for name in DERIVED_VIEWS if name in MATERIALIZED)
 _WORD: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_CATALOG_WORDS: Final = frozenset(
+    {"SHOW", "show", "Show", "duckdb_views", "duckdb_tables", "information_schema"}
+)
 
 
 @dataclass
@@ -117,10 +120,15 @@ class DerivedViews:
             self._create(con, name, kind)
 
     def create_named(self, con: duckdb.DuckDBPyConnection, query: str) -> None:
-        """Create the deferred views ``query`` names, and those they read, in order."""
+        """Create the deferred views ``query`` names, and those they read, in order.
+
+        A query that lists the catalog (``SHOW TABLES``, ``duckdb_views()``,
+        ``information_schema``) gets every view.
+        """
         if not self.deferred:
             return
-        named = _words(query) & self.deferred
+        words = _words(query)
+        named = self.deferred if words & _CATALOG_WORDS else words & self.deferred
         if named:
             wanted = _reads(frozenset(named)) & self.deferred
             for name in DERIVED_VIEWS:

@@ -16,6 +16,7 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,13 @@ def crash_log(root: str) -> None:
         print(f"exited trial {trial}", flush=True)
 
 
-def allocate_and_log(root: str, round_: str, n_trials: str, start_file: str) -> None:
-    """Wait for ``start_file``, then allocate and log ``n_trials`` trials of ``round_``."""
+def allocate_and_log(
+    root: str, round_: str, n_trials: str, start_file: str, pause: str = "0"
+) -> None:
+    """Wait for ``start_file``, then allocate and log ``n_trials`` trials of ``round_``.
+
+    ``pause`` seconds pass after each trial, so that a reader sees the round grow.
+    """
     repo = ParquetRepository(root, flush_interval=0.05, auto_compact_parts=3)
     key = (PROJECT, CLIENT, int(round_))
     print("ready", flush=True)
@@ -111,6 +117,7 @@ def allocate_and_log(root: str, round_: str, n_trials: str, start_file: str) -> 
         trial = repo.allocate(*key)
         rows = log_trial(repo, key, trial)
         print(f"trial {trial} rows {rows}", flush=True)
+        time.sleep(float(pause))
     repo.close()
     print("done", flush=True)
 
@@ -176,9 +183,15 @@ def append_forever(root: str) -> None:
         time.sleep(0.02)
 
 
-def _log_scope_trial(rnd: Any, n_splits: int, counter: list[int]) -> None:
-    """One trial through the scope API; values follow ``expected_value``, counted in ``counter``."""
+def _log_scope_trial(
+    rnd: Any, n_splits: int, counter: list[int], started: Callable[[], None] = lambda: None
+) -> None:
+    """One trial through the scope API; values follow ``expected_value``, counted in ``counter``.
+
+    ``started`` is called once the trial has its number, before its splits.
+    """
     with rnd.new_rvs_trial() as trial:
+        started()
         number = trial.trial_number
         for split_number in range(n_splits):
             with trial.new_validation_split() as split:
@@ -211,9 +224,13 @@ def write_errors(root: str) -> None:
         with client.new_round(main_metric_name="acc") as rnd:
             rnd.with_optimizer(asc.RandomSearch(seed=0), asc.HyperparameterSpace({}))
             _log_scope_trial(rnd, N_SPLITS, logged)
-            resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))
-            try:
-                _log_scope_trial(rnd, N_SPLITS, logged)
+            try:  # the trial's number is claimed before the disk "fills"
+                _log_scope_trial(
+                    rnd,
+                    N_SPLITS,
+                    logged,
+                    lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard)),
+                )
             except StorageWriteError as exc:
                 report = {"message": str(exc), "errno": exc.errno, "path": exc.path}
                 print("error", json.dumps(report), flush=True)

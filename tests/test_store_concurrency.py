@@ -59,7 +59,7 @@ def test_a_reader_never_sees_rows_vanish_or_repeat_during_checkpoints(
 ) -> None:
     go = data_dir.parent / "go"
     go.touch()
-    writer = spawn("allocate-and-log", data_dir, 0, N_TRIALS, go)
+    writer = spawn("allocate-and-log", data_dir, 0, N_TRIALS, go, 0.005)
     assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
     reader = ParquetRepository(data_dir)
     counts = []

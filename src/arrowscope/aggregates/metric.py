@@ -7,7 +7,7 @@ from array import array
 from collections.abc import Iterable, Mapping, Set
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from arrowscope.aggregates._scope import ScopeMembers, context_reader
 from arrowscope.aggregates.context import AutoMLContext
@@ -19,6 +19,11 @@ from arrowscope.values import exact_float
 
 if TYPE_CHECKING:
     from arrowscope.aggregates.split import TrialSplit
+
+
+# array typecodes whose every item has an exact float64: C floats, doubles and
+# integers of 32 bits or less ("l"/"L"/"q"/"Q" may exceed 2**53).
+_EXACT_TYPECODES: Final = frozenset("fdbBhHiI")
 
 
 def as_value(score: object) -> float:
@@ -34,7 +39,8 @@ def as_value(score: object) -> float:
 def as_values(scores: object) -> array[float]:
     """Every value of a batch as float64, all checked before any is logged.
 
-    A 1-D numpy array of floats (or of ints within ±2**53) is converted at once;
+    A 1-D numpy array of floats (or of ints within ±2**53), an ``array.array`` of
+    floats or small ints, and a list or tuple of plain floats are converted at once;
     anything else is iterated and each item checked by :func:`as_value`.
 
     Raises:
@@ -62,6 +68,10 @@ def as_values(scores: object) -> array[float]:
             f"metric values must be one-dimensional; this array has shape {shape}: "
             "log one row at a time, or flatten it (ravel()) if that is the order you mean"
         )
+    if type(scores) is array and scores.typecode in _EXACT_TYPECODES:
+        return array("d", scores)  # C doubles (and ints of 32 bits or less) are exact
+    if type(scores) in (list, tuple) and all(type(s) is float for s in scores):
+        return array("d", scores)
     dtype = getattr(scores, "dtype", None)
     is_numpy = hasattr(scores, "astype") and hasattr(scores, "tobytes")
     block = _numpy_block(scores, dtype) if is_numpy else None

@@ -1,51 +1,44 @@
-"""Round and trial numbers claimed by exclusive creation, and the namespace directories.
+"""Round and trial numbers claimed once in a shared store, and the namespace directories.
 
 Layout in the shared store (names percent-encoded as in partitions)::
 
     _ids/project=<p>/client=<c>/round-00000000          round 0 is taken
+    _ids/project=<p>/client=<c>/round=0/claims          trial numbers of round 0 (a journal)
     _ids/project=<p>/client=<c>/round=0/trial-00000000  trial 0 of round 0 is taken
-    _ids/project=<p>/client=<c>/round=0/trials-00000000-00000999
-                                                        trials 0 to 999 are taken
     _names/project=<p>/client=<c>/                      the client exists
 
-A number is taken by ``FileIO.create`` (``O_CREAT | O_EXCL`` on a
+A round number is taken by ``FileIO.create`` (``O_CREAT | O_EXCL`` on a
 directory, a conditional PUT on object storage), which exactly one process
 wins, so processes sharing the store -- on one machine or many -- never get
-the same number. Each allocator starts from the number after the highest it
-has seen and moves up on a collision: numbers are dense from 0 with one
-writer. ``claim`` takes one exact number or reports that another process
-has it: it lets processes agree on a number, such as the first round of a
-client.
+the same number. On a directory, a trial number is a line appended to the
+round's journal under an exclusive ``flock`` (``_claims``): a round holds one
+file instead of one per trial, and a claim costs an append instead of a file
+creation. On object storage, where there is no lock, a trial number is a
+file, like a round's.
 
-Trial numbers are packed, so that a long search does not leave one file per
-trial: once every number of a block of ``BLOCK`` (0-999, 1000-1999, …) is
-taken, the process that took the block's last number creates the block's
-marker (exclusively) and only then deletes the block's files. A number whose
-file is gone can be created again, so a claimer checks, after winning its
-create, that the number's block has no marker; if it has, the number was
-taken before, and the claimer deletes its file and counts the number as
-taken. So two processes never get one number. (A claim that wins its create
-just as the last number of its block is taken and the block packed may see
-the marker and give the number up too: ``allocate`` then moves on to the
-next number, and ``claim`` reports the number taken.) Readers union markers
-and files; where a listing lacks some files of a block, the block's marker is
-looked up by name, since a listing that runs while a block is packed may miss
-both the new marker and the deleted files. The cost: one lookup per claim,
-and one delete per trial, made by the process that packs the block. On
-object storage, where each of those is a request, numbers are not packed.
+Each allocator starts from the number after the highest it has seen and
+moves up on a collision: numbers are dense from 0 with one writer (and with
+several on a directory, where every claim sees the others). ``claim`` takes
+one exact number or reports that another process has it: it lets processes
+agree on a number, such as the first round of a client.
+
+Directories written before the journal hold a file per trial number, and,
+for each full block of ``BLOCK`` numbers, a marker
+(``trials-00000000-00000999``) that replaced the block's files: both still
+count as taken. Writers of that layout and of the journal must not share a
+round at the same time.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
+from pathlib import Path
 from typing import Final
 from urllib.parse import unquote
 
 from arrowscope.location import encode_partition_value
-from arrowscope.store.fileio import FileIO
-
-logger = logging.getLogger(__name__)
+from arrowscope.store._claims import JOURNAL, ClaimJournal
+from arrowscope.store.fileio import FileIO, LocalFileIO
 
 IDS_DIR: Final = "_ids"
 NAMES_DIR: Final = "_names"
@@ -53,51 +46,72 @@ BLOCK: Final = 1000
 
 
 class IdAllocator:
-    """Claims and lists round and trial numbers and project/client names in a shared store."""
+    """Claims and lists round and trial numbers and project/client names in a shared store.
 
-    def __init__(self, io: FileIO, pack: bool = True) -> None:
+    Args:
+        io: The store.
+        journal: Claim trial numbers in a journal per round (``io`` must then be a
+            ``LocalFileIO``); else one file per number.
+    """
+
+    def __init__(self, io: FileIO, journal: bool = False) -> None:
         self._io = io
-        # Packing trades a lookup per claim for fewer files: right on a
-        # directory, not on object storage, where each lookup and each
-        # delete is a request (and a bucket holds any number of keys).
-        self._pack = pack
+        self._journal_root: Path | None = None
+        self._fsync = False
+        if journal:
+            if not isinstance(io, LocalFileIO):
+                raise TypeError(f"a claims journal needs a LocalFileIO, not {io!r}")
+            self._journal_root, self._fsync = io.root, io.fsync
+        self._journals: dict[str, ClaimJournal] = {}
+        self._legacy: dict[str, list[int]] = {}
         self._next: dict[tuple[str, str, int | None], int] = {}
 
     def allocate(self, project: str, client: str, round: int | None = None) -> int:
         """Claim the next round number (``round=None``) or trial number of ``round``."""
         key = (project, client, round)
         directory, prefix = _place(*key)
+        journal = self._journal(directory, prefix)
+        if journal is not None:
+            legacy = self._legacy_numbers(directory, prefix)
+            return journal.claim_next(after=legacy[-1] if legacy else -1)
         number = self._next.get(key)
         if number is None:
             taken = self._numbers(directory, prefix)
             number = taken[-1] + 1 if taken else 0
-        while not self._take(directory, prefix, number):
+        while not self._io.create(f"{directory}/{prefix}{number:08d}"):
             number += 1
         self._next[key] = number + 1
-        self._pack_if_due(directory, prefix, number)
         return number
 
     def claim(self, project: str, client: str, round: int | None, number: int) -> bool:
         """Claim exactly ``number`` (a round, or a trial of ``round``); False if it was taken.
 
-        Of several processes claiming the same number at once, at most one
-        gets True -- exactly one but in the case the module docstring tells:
-        the exclusive create decides.
+        Of several processes claiming the same number at once, exactly one
+        gets True.
         """
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ValueError(f"an id to claim is an int >= 0, got {number!r}")
         key = (project, client, round)
         directory, prefix = _place(*key)
-        if not self._take(directory, prefix, number):
+        journal = self._journal(directory, prefix)
+        if journal is not None:
+            return number not in self._legacy_numbers(directory, prefix) and journal.claim_exact(
+                number
+            )
+        if not self._io.create(f"{directory}/{prefix}{number:08d}"):
             return False
         if key in self._next:
             self._next[key] = max(self._next[key], number + 1)
-        self._pack_if_due(directory, prefix, number)
         return True
 
     def list_ids(self, project: str, client: str, round: int | None = None) -> list[int]:
         """Round numbers of a client, or trial numbers of a round, ascending."""
-        return self._numbers(*_place(project, client, round))
+        directory, prefix = _place(project, client, round)
+        numbers = self._numbers(directory, prefix)
+        journal = self._journal(directory, prefix)
+        if journal is None:
+            return numbers
+        return sorted(journal.numbers().union(numbers))
 
     def create(self, project: str, client: str | None = None) -> bool:
         """Make the directory of a project (or of a client of it); False if it existed."""
@@ -118,15 +132,27 @@ class IdAllocator:
             if name.startswith(prefix)
         )
 
-    def _take(self, directory: str, prefix: str, number: int) -> bool:
-        """Create ``number``'s file; False when the number was taken (see the module docstring)."""
-        path = f"{directory}/{prefix}{number:08d}"
-        if not self._io.create(path):
-            return False
-        if self._pack and prefix == _PACKED and self._packed(directory, number // BLOCK):
-            self._io.delete(path)  # taken before its block was packed (and its file deleted)
-            return False
-        return True
+    def close(self) -> None:
+        """Close the journals' files (a later claim reopens them)."""
+        for journal in self._journals.values():
+            journal.close()
+
+    def _journal(self, directory: str, prefix: str) -> ClaimJournal | None:
+        """The journal of a round's trial numbers, when they are journaled."""
+        if self._journal_root is None or prefix != _TRIAL:
+            return None
+        journal = self._journals.get(directory)
+        if journal is None:
+            path = self._journal_root / directory / JOURNAL
+            journal = self._journals[directory] = ClaimJournal(path, self._fsync)
+        return journal
+
+    def _legacy_numbers(self, directory: str, prefix: str) -> list[int]:
+        """Numbers taken by files, read once: only writers of the older layout make them."""
+        found = self._legacy.get(directory)
+        if found is None:
+            found = self._legacy[directory] = self._numbers(directory, prefix)
+        return found
 
     def _packed(self, directory: str, block: int) -> bool:
         try:
@@ -135,34 +161,11 @@ class IdAllocator:
             return False
         return True
 
-    def _pack_if_due(self, directory: str, prefix: str, number: int) -> None:
-        """After taking the last number of a block, pack every full block (see the docstring).
-
-        Packing is housekeeping: when it fails, the files stay and a later
-        packing retries.
-        """
-        if not self._pack or prefix != _PACKED or number % BLOCK != BLOCK - 1:
-            return
-        try:
-            names = self._io.children(directory)
-            markers = _markers(names)
-            files: dict[int, list[int]] = {}
-            for n in _numbered(names, prefix):
-                files.setdefault(n // BLOCK, []).append(n)
-            for block, numbers in sorted(files.items()):
-                if block not in markers:
-                    if len(numbers) < BLOCK:
-                        continue
-                    self._io.create(f"{directory}/{_marker(block)}")  # whoever wins, it exists
-                for n in numbers:  # the marker exists: the files are redundant
-                    self._io.delete(f"{directory}/{prefix}{n:08d}")
-        except OSError as exc:
-            logger.warning("could not pack the id files of %s: %s", directory, exc)
-
     def _numbers(self, directory: str, prefix: str) -> list[int]:
+        """Numbers taken by files (and, for trials, by packed blocks' markers)."""
         names = self._io.children(directory)
         numbers = set(_numbered(names, prefix))
-        if not self._pack or prefix != _PACKED:
+        if prefix != _TRIAL:
             return sorted(numbers)
         markers = _markers(names)
         counts = Counter(n // BLOCK for n in numbers)
@@ -170,7 +173,7 @@ class IdAllocator:
         block = 0
         while True:
             complete = counts[block] >= BLOCK  # every file is listed
-            # Files missing: not taken yet, or deleted by a packing this listing
+            # Files missing: not taken, or deleted by a packing this listing
             # overlapped (which may have missed its new marker): look it up.
             packed = block in markers or (not complete and self._packed(directory, block))
             if packed:
@@ -180,7 +183,7 @@ class IdAllocator:
             block += 1
 
 
-_PACKED: Final = "trial-"  # the prefix whose numbers are packed into blocks
+_TRIAL: Final = "trial-"
 
 
 def _marker(block: int) -> str:
@@ -214,4 +217,4 @@ def _place(project: str, client: str, round: int | None) -> tuple[str, str]:
     base = f"{IDS_DIR}/{_dirname('project', project)}/{_dirname('client', client)}"
     if round is None:
         return base, "round-"
-    return f"{base}/round={int(round)}", "trial-"
+    return f"{base}/round={int(round)}", _TRIAL

@@ -118,6 +118,11 @@ class LocalFileIO:
     def uri(self) -> str:
         return str(self.root)
 
+    @property
+    def fsync(self) -> bool:
+        """Whether creations are made durable."""
+        return self._fsync
+
     def create(self, path: str, data: bytes = b"") -> bool:
         target = self.root / path
         try:

@@ -124,7 +124,7 @@ class ObjectStoreRepository(ParquetRepository):
         self._mirror = Mirror(io, spool_dir.absolute(), f"p{os.getpid()}")
         self._mirror.pull()
         super().__init__(spool_dir, flush_interval, fsync, auto_compact_parts)
-        self._ids = IdAllocator(io, pack=False)
+        self._ids = IdAllocator(io)
         self._mirror.writer_id = self.writer_id
         self._heartbeat_interval = heartbeat_interval
         self._start_heartbeat()

@@ -129,7 +129,7 @@ class ParquetRepository:
         self._root.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._writing = Writing(self._root, flush_interval, fsync, auto_compact_parts)
-        self._ids = IdAllocator(LocalFileIO(self._root, fsync))
+        self._ids = IdAllocator(LocalFileIO(self._root, fsync), journal=True)
         self._checker = PartChecker()
         self._keys: set[RoundKey] = set()
         self._stash: dict[str, tuple[str, tuple[list[str], list[pa.RecordBatch]]]] = {}
@@ -284,6 +284,7 @@ class ParquetRepository:
         """
         with deferred_signals():
             self._writing.close()
+        self._ids.close()
 
     # -- reading -------------------------------------------------------------
     def parquet_files(self, table: str) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -243,6 +244,9 @@ BATCHES_REFUSED = [
     ([[0.5, 0.25]], TypeError, "list"),
     ([0.5, "x"], TypeError, "'x'"),  # also given as an iterator and a generator below
     ([0.5, 0.25, None], TypeError, "None"),
+    ([0.5, True], TypeError, "bool"),  # a list of floats but one is converted at once
+    ((0.5, 10**400), ValueError, "no exact float64"),
+    (array("q", [2**53 + 1]), ValueError, str(2**53 + 1)),  # 64-bit ints are checked
 ]
 
 
@@ -263,9 +267,14 @@ def test_a_refused_batch_appends_nothing(root: asc.Root) -> None:
         m.add_valid_results(np.array([0.75], dtype=">f8"))  # big-endian
         m.add_valid_results(v / 8 for v in range(2))
         m.add_valid_results(pl.Series([0.125]))
-        assert len(m) == 11
+        m.add_valid_results(array("d", [0.375, math.inf]))
+        m.add_valid_results(array("f", [0.1]))
+        m.add_valid_results(array("i", [-3]))
+        m.add_valid_results((0.5, -0.0))
+        assert len(m) == 17
     assert stored_values(root) == [
         0.5, 0.25, 1.0, 2.0, float(np.float32(0.1)), 0.0, 2.0, 0.75, 0.0, 0.125, 0.125,
+        0.375, math.inf, float(np.float32(0.1)), -3.0, 0.5, -0.0,
     ]  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from arrowscope.errors import InvalidNameError
-from arrowscope.location import encode_partition_value, validate_name
+from arrowscope.location import ScopedLocation, encode_partition_value, validate_name
 from arrowscope.store import ParquetRepository
 
 REJECTED = [
@@ -141,3 +141,17 @@ def test_names_round_trip_through_polars(data_dir: Path, name: str) -> None:
         hive_schema=POLARS_HIVE,
     ).collect()
     assert frame.select("project", "client", "round", "metric").rows() == [(name, name, 0, name)]
+
+
+def test_a_child_location_is_the_location_built_from_its_ids() -> None:
+    trial = ScopedLocation("p", "c", 0).child(3)
+    assert trial == ScopedLocation("p", "c", 0, 3) and hash(trial) == hash(
+        ScopedLocation("p", "c", 0, 3)
+    )
+    assert trial.level == "trial" and trial.child(1).child("loss") == ScopedLocation(
+        "p", "c", 0, 3, 1, "loss"
+    )
+    with pytest.raises(ValueError, match="needs an id"):
+        trial.child(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="has no children"):
+        ScopedLocation("p", "c", 0, 3, 1, "loss").child(0)

@@ -13,6 +13,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,7 +25,7 @@ from arrowscope.schema import table_schema
 from arrowscope.store import ParquetRepository
 from arrowscope.store._buffer import MetricBuffer
 from arrowscope.store._log import LogSegment, encode_record, read_log
-from arrowscope.store._records import ArrowRecord, EventsRecord, MetricsRecord
+from arrowscope.store._records import ArrowRecord, EventsRecord, MetricsRecord, events_batch
 from arrowscope.store._staging import Staging
 
 Spawn = Callable[..., subprocess.Popen[str]]
@@ -400,3 +401,24 @@ def test_format_1_segments_are_read_and_recovered(data_dir: Path, compress: bool
     assert not segment.exists()
     part = segment.parent / "part-deadbeef-00000000-00000000.parquet"
     assert sorted(pq.read_table(part)["trial"].to_pylist()) == [0] * 3 + [1] * 4
+
+
+def test_event_rows_of_several_shapes_become_one_batch_in_their_order() -> None:
+    base = {"at": 1_700_000_000_000_000, "writer": "w"}
+    rows: list[dict[str, Any]] = []
+    for seq in range(1, 10):
+        shape = seq % 3  # interleaved rows of three key sets, one with a value of each type
+        if shape == 0:
+            row = {"level": "split", "trial": seq, "split": 0, "status": "SUCCESS", "error": None}
+        elif shape == 1:
+            row = {"level": "metric", "metric": "loss ∂", "higher_is_better": seq > 4}
+            row |= {"valid_best": seq / 7, "valid_count": seq}
+        else:
+            row = {"level": "round", "main_metric_name": "loss"}
+        rows.append({**row, **base, "seq": seq, "clock": seq})
+    batch = events_batch(rows)
+    assert batch.schema.equals(EVENTS)
+    assert batch.column("seq").to_pylist() == list(range(1, 10)), "the rows keep their order"
+    assert batch.equals(pa.RecordBatch.from_pylist(rows, schema=EVENTS))
+    assert events_batch(rows[:1]).equals(pa.RecordBatch.from_pylist(rows[:1], schema=EVENTS))
+    assert events_batch([]).num_rows == 0

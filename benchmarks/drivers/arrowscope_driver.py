@@ -117,9 +117,10 @@ class ArrowscopeBench(Bench):
     def _log_split_idiom(self, split_scope: Any, data: TrialData, split: int) -> None:
         """One ``managed_metric`` block per epoch and metric."""
         train, valid = data.train[split], data.valid[split]
+        names = self.workload.metric_names  # a property that builds the list: once per split
         for epoch in range(self.workload.E):
             split_scope.next_epoch()
-            for m, name in enumerate(self.workload.metric_names):
+            for m, name in enumerate(names):
                 with split_scope.managed_metric(name, higher_score_is_better=False) as metric:
                     metric.add_train_result(train[m][epoch])
                     metric.add_valid_result(valid[m][epoch])

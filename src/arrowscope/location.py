@@ -60,6 +60,8 @@ def validate_name(name: object, what: str = "name") -> str:
     Raises:
         InvalidNameError: (a ``ValueError``) naming the value and the rule broken.
     """
+    if type(name) is str and name in _VALID_NAMES:
+        return name  # a metric name is checked again at every split: once is enough
     if not isinstance(name, str):
         raise InvalidNameError(name, f"a {what} must be a str, not {type(name).__name__}")
     if name == "":
@@ -89,7 +91,13 @@ def validate_name(name: object, what: str = "name") -> str:
             f"directory name, this one takes {encoded} (an emoji or a symbol takes up to 12, "
             "a CJK letter 3)",
         )
+    if type(name) is str and len(_VALID_NAMES) < _VALID_NAMES_KEPT:
+        _VALID_NAMES.add(name)
     return name
+
+
+_VALID_NAMES: set[str] = set()
+_VALID_NAMES_KEPT: Final = 10_000
 
 
 def encode_partition_value(value: str) -> str:
@@ -152,8 +160,14 @@ class ScopedLocation:
         depth = len(self.as_tuple())
         if depth == len(LEVELS):
             raise ValueError(f"a metric location {self} has no children")
+        if key is None:
+            raise ValueError(f"the child of {self} needs an id, not None")
         parts[depth] = key
-        return ScopedLocation(*parts)  # type: ignore[arg-type]
+        # Gap-free by construction: skip __post_init__ (scopes open children per split).
+        child = object.__new__(ScopedLocation)
+        for name, part in zip(LEVELS, parts, strict=True):
+            object.__setattr__(child, name, part)
+        return child
 
     def parent(self) -> ScopedLocation:
         """The location one level up (the root is its own parent)."""

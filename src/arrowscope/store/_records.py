@@ -47,6 +47,7 @@ import pickle
 import struct
 from array import array
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any, Final
 
 import pyarrow as pa
@@ -378,6 +379,38 @@ def events_record(rows: list[dict[str, Any]]) -> EventsRecord | ArrowRecord:
 
 
 def events_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
-    """One ``events`` batch of ``rows`` (absent columns are null)."""
-    # pyarrow reads the dicts itself: 1.7x faster than building tuples first.
-    return pa.RecordBatch.from_pylist(rows, schema=_EVENTS)
+    """One ``events`` batch of ``rows``, in order (absent columns are null).
+
+    Rows written by one place in the code have the same keys: each such group
+    is converted a column at a time, reading only the keys it has, which costs
+    about half of ``RecordBatch.from_pylist`` (which looks up every column in
+    every row) on a round's events.
+    """
+    groups: dict[tuple[str, ...], tuple[list[dict[str, Any]], list[int]]] = {}
+    for position, row in enumerate(rows):
+        keys = tuple(row)
+        group = groups.get(keys)
+        if group is None:
+            group = groups[keys] = ([], [])
+        group[0].append(row)
+        group[1].append(position)
+    batches = [_events_of(set(keys), members) for keys, (members, _) in groups.items()]
+    if not batches:
+        return pa.RecordBatch.from_pylist([], schema=_EVENTS)
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches, schema=_EVENTS).combine_chunks()
+    positions = pa.array([p for _, found in groups.values() for p in found], pa.int64())
+    return table.take(pc.sort_indices(positions)).to_batches()[0]
+
+
+def _events_of(keys: set[str], rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    """The batch of ``rows``, which all have exactly ``keys``."""
+    n = len(rows)
+    columns = [
+        pa.array(list(map(itemgetter(f.name), rows)), f.type)
+        if f.name in keys
+        else pa.nulls(n, f.type)
+        for f in _EVENTS
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=_EVENTS)

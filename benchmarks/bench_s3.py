@@ -13,8 +13,8 @@ both alike, each measure ``--repeat`` times:
    machine); ``bytes`` are the objects under the run's prefix.
    ``--large-trials`` scales the large workload down.
 2. **Id claims**: ``repository.allocate`` of trial numbers in one round,
-   ``--claims`` times in a row on a freshly opened repository (one exclusive
-   create each: ``O_EXCL`` on disk, a conditional PUT on S3): p50 and p99,
+   ``--claims`` times in a row on a freshly opened repository (on disk a line
+   appended to the round's journal under ``flock``, on S3 a conditional PUT): p50 and p99,
    plus the first claim (which lists the numbers taken) and the opening.
 3. **Parallel workers**: ``bench_parallel.measure`` with 1, 2, 4 and 8
    worker processes writing one round, on both stores.

@@ -1,7 +1,8 @@
 """Run every benchmark driver in fresh processes and tabulate the medians.
 
-Each tool, backend and mode runs ``--repeat`` times per size, every run in a new
-process on an empty directory (deleted afterwards), with a timeout. Peers run
+Each tool, backend and mode runs ``--repeat`` times per size (round by round:
+every target once, then again), every run in a new process on an empty
+directory (deleted afterwards), with a timeout. Peers run
 with ``benchmarks/.venv-peers/bin/python`` (``setup_peers.sh`` creates it);
 arrowscope and the floor with the repository's ``.venv/bin/python`` (or this
 interpreter when there is none). A run that fails, times out or cannot start is
@@ -203,33 +204,13 @@ def median_report(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def run_target(
-    target: Target, size: Size, repeat: int, options: argparse.Namespace
-) -> dict[str, Any]:
-    """All repeats of one target at one size, merged; or why it could not run."""
-    python = main_python() if target.tool not in PEER_TOOLS else peers_python()
-    base = {"tool": target.tool, "backend": target.backend, "mode": target.mode}
-    if python is None:
-        return {**base, "error": "peers venv missing: run bash benchmarks/setup_peers.sh"}
-    if target.tool in options.install_failures:
-        return {**base, "error": options.install_failures[target.tool]}
-    runs = []
-    for index in range(repeat):
-        start = time.perf_counter()
-        result = {**base, **run_once(target, size.workload, python, options)}
-        runs.append(result)
-        print(
-            f"[{size.name}] {target.label} run {index + 1}/{repeat}: "
-            f"{report.progress(result)} ({time.perf_counter() - start:.1f} s)",
-            file=sys.stderr,
-        )
-        if "error" in result or "skipped" in result:
-            break
-    return median_report(runs)
-
-
 def run_size(size: Size, options: argparse.Namespace) -> tuple[list[dict[str, Any]], float]:
-    """Run every selected target of ``size``; return the merged reports and the wall time."""
+    """Run every selected target of ``size``; return the merged reports and the wall time.
+
+    The repeats go round by round, every target once per round, so that the
+    machine's speed drifting during the suite reaches every tool alike, not
+    the tools that happened to run in a slow minute.
+    """
     start = time.perf_counter()
     repeat = options.repeat or size.repeat
     selected = [
@@ -237,8 +218,47 @@ def run_size(size: Size, options: argparse.Namespace) -> tuple[list[dict[str, An
         for t in TARGETS
         if t.tool in size.tools and t.tool in options.tools and t.label not in size.skip
     ]
-    results = [run_target(target, size, repeat, options) for target in selected]
+    unable = {t.label: found for t in selected if (found := cannot_run(t, options)) is not None}
+    runs: dict[str, list[dict[str, Any]]] = {t.label: [] for t in selected}
+    stopped: set[str] = set()
+    for index in range(repeat):
+        for target in selected:
+            if target.label in unable or target.label in stopped:
+                continue
+            began = time.perf_counter()
+            python = _python(target)
+            assert python is not None  # else in unable
+            result = {**_labels(target), **run_once(target, size.workload, python, options)}
+            runs[target.label].append(result)
+            print(
+                f"[{size.name}] {target.label} run {index + 1}/{repeat}: "
+                f"{report.progress(result)} ({time.perf_counter() - began:.1f} s)",
+                file=sys.stderr,
+            )
+            if "error" in result or "skipped" in result:
+                stopped.add(target.label)
+    results = [unable.get(t.label) or median_report(runs[t.label]) for t in selected]
     return results, time.perf_counter() - start
+
+
+def cannot_run(target: Target, options: argparse.Namespace) -> dict[str, Any] | None:
+    """The report of a target that cannot start (no interpreter, a failed install), or None."""
+    if _python(target) is None:
+        return {
+            **_labels(target),
+            "error": "peers venv missing: run bash benchmarks/setup_peers.sh",
+        }
+    if target.tool in options.install_failures:
+        return {**_labels(target), "error": options.install_failures[target.tool]}
+    return None
+
+
+def _python(target: Target) -> str | None:
+    return main_python() if target.tool not in PEER_TOOLS else peers_python()
+
+
+def _labels(target: Target) -> dict[str, str]:
+    return {"tool": target.tool, "backend": target.backend, "mode": target.mode}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

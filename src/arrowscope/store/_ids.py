@@ -162,10 +162,10 @@ class IdAllocator:
         return True
 
     def _numbers(self, directory: str, prefix: str) -> list[int]:
-        """Numbers taken by files (and, for trials, by packed blocks' markers)."""
+        """Numbers taken by files (and, for trials on a directory, by packed blocks' markers)."""
         names = self._io.children(directory)
         numbers = set(_numbered(names, prefix))
-        if prefix != _TRIAL:
+        if prefix != _TRIAL or self._journal_root is None:  # object storage was never packed
             return sorted(numbers)
         markers = _markers(names)
         counts = Counter(n // BLOCK for n in numbers)

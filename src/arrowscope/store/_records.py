@@ -382,9 +382,9 @@ def events_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
     """One ``events`` batch of ``rows``, in order (absent columns are null).
 
     Rows written by one place in the code have the same keys: each such group
-    is converted a column at a time, reading only the keys it has, which costs
-    about half of ``RecordBatch.from_pylist`` (which looks up every column in
-    every row) on a round's events.
+    is converted a column at a time, reading only the keys it has, in four
+    fifths of the time of ``RecordBatch.from_pylist`` (which looks up every
+    column in every row) on a round's events.
     """
     groups: dict[tuple[str, ...], tuple[list[dict[str, Any]], list[int]]] = {}
     for position, row in enumerate(rows):

@@ -52,8 +52,7 @@ class ClaimJournal:
         self._fd = -1
         self._mutex = threading.Lock()
         self._read_to = 0
-        self._seen: set[int] = set()
-        self._highest = -1
+        self._highest = -1  # of every number read so far: a long search holds no set of them
 
     def numbers(self) -> set[int]:
         """Every number claimed in the journal so far (no lock taken)."""
@@ -71,7 +70,8 @@ class ClaimJournal:
 
     def claim_exact(self, number: int) -> bool:
         """Claim ``number``; False (nothing written) if the journal holds it already."""
-        return self._claim(lambda: None if number in self._seen else number) is not None
+        # Rare (a number agreed on in advance): read the whole journal rather than keep a set.
+        return self._claim(lambda: None if number in self.numbers() else number) is not None
 
     def _claim(self, pick: Callable[[], int | None]) -> int | None:
         """Append ``pick()`` (called under the lock, after reading the tail) unless it is None."""
@@ -95,14 +95,10 @@ class ClaimJournal:
                 except OSError as exc:
                     raise _claim_failed(self.path, exc) from exc
                 self._read_to += cut + len(line)
-                self._add({number})
+                self._highest = max(self._highest, number)
                 return number
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _add(self, numbers: set[int]) -> None:
-        self._seen |= numbers
-        self._highest = max(self._highest, *numbers, -1)
 
     def _read_tail(self, fd: int) -> int:
         """Read what was appended since the last look; the bytes of an unterminated last line."""
@@ -113,7 +109,7 @@ class ClaimJournal:
             offset += len(chunk)
         data = b"".join(chunks)
         complete = data.rfind(b"\n") + 1
-        self._add(_parse(data[:complete]))
+        self._highest = max(self._highest, max(_parse(data[:complete]), default=-1))
         self._read_to += complete
         return len(data) - complete
 

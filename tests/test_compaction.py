@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -195,3 +197,52 @@ def test_parts_are_sorted_as_a_plain_sort_would() -> None:
     )
     expected = data.sort_by([(k, "ascending") for k in SORT_KEYS])
     assert sort_rows("metrics", data).equals(expected)
+
+
+HOLD_PARTITION_LOCK = """
+import sys, time
+from pathlib import Path
+from arrowscope.store._locks import partition_lock
+with partition_lock(Path(sys.argv[1])) as acquired:
+    print("locked" if acquired else "busy", flush=True)
+    while not Path(sys.argv[2]).exists():
+        time.sleep(0.01)
+"""
+
+
+def test_a_partition_another_process_compacts_is_compacted_once_it_is_free(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    repo = ParquetRepository(data_dir, flush_interval=3600, auto_compact_parts=2)
+    key = (PROJECT, CLIENT, 0)
+    rows = log_trial(repo, key, 0)
+    repo.checkpoint()
+    partition = next((data_dir / "metrics").rglob("round=0"))
+    release = tmp_path / "release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_PARTITION_LOCK, str(partition), str(release)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        rows += log_trial(repo, key, 1)
+        repo.checkpoint()  # the second part asks for a merge: the partition is busy
+        time.sleep(0.3)
+        assert _merged_parts(partition) == [], "merged while another process held the lock"
+        release.touch()
+        assert holder.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while not _merged_parts(partition) and time.monotonic() < deadline:
+            time.sleep(0.05)  # no new part is written: only a retry can merge
+        assert _merged_parts(partition) == [(0, 1)]
+    finally:
+        release.touch()
+        holder.communicate(timeout=30)  # and close its pipe
+        repo.close()
+    assert read_table(ParquetRepository(data_dir)).num_rows == rows
+
+
+def _merged_parts(partition: Path) -> list[tuple[int, int]]:
+    names = [parse_part(p.name) for p in partition.glob("part-*.parquet")]
+    return [(n.first, n.last) for n in names if n is not None and n.first < n.last]

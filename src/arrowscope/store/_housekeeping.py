@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Final
@@ -32,6 +33,9 @@ from arrowscope.store._locks import WriterLock
 from arrowscope.store.compact import RowCounts, compact_partition
 
 logger = logging.getLogger(__name__)
+
+# Seconds before asking again for a partition another process was compacting.
+RETRY_S: Final = 1.0
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -108,6 +112,12 @@ class Reporter:
 class Compactor:
     """A daemon thread that compacts the partitions it is asked to, one at a time.
 
+    A partition another process is compacting (several writers share a
+    round's partition) is asked again ``RETRY_S`` later, until its lock is
+    free: else the request would wait for ``fan_in`` more parts, and a busy
+    round would keep most of its writers' parts unmerged. Retries still
+    waiting when the writer closes are dropped.
+
     Args:
         lock: The writer's lock (it names the temporary files).
         writer: Merge only the parts of this writer.
@@ -127,6 +137,7 @@ class Compactor:
         self._rows = RowCounts()
         self._cond = threading.Condition()
         self._queue: dict[tuple[str, Path], None] = {}  # insertion-ordered set
+        self._retry: dict[tuple[str, Path], float] = {}  # when to ask again (monotonic)
         self._busy = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -136,6 +147,7 @@ class Compactor:
         """Ask for ``directory`` to be compacted soon (returns at once)."""
         with self._cond:
             self._queue[(table, directory)] = None
+            self._retry.pop((table, directory), None)
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
                 self._thread = threading.Thread(
@@ -164,8 +176,11 @@ class Compactor:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
+                while True:
+                    next_retry = self._due_retries()
+                    if self._queue or self._stopping:
+                        break
+                    self._cond.wait(next_retry)
                 if self._stopping:
                     return
                 table, directory = next(iter(self._queue))
@@ -173,20 +188,34 @@ class Compactor:
                 self._busy = True
             try:
                 with self.working:
-                    self._compact(table, directory)
-                    # A merge briefly holds up to a tier of rows: hand what Arrow's
-                    # allocator kept of them back to the system, so that a long
-                    # search's writer does not keep its largest merge's memory.
-                    pa.default_memory_pool().release_unused()
-                    _trim_malloc()
+                    looked = self._compact(table, directory)
+                    if looked:
+                        # A merge briefly holds up to a tier of rows: hand what Arrow's
+                        # allocator kept of them back to the system, so that a long
+                        # search's writer does not keep its largest merge's memory.
+                        pa.default_memory_pool().release_unused()
+                        _trim_malloc()
+                if not looked:
+                    with self._cond:
+                        self._retry[(table, directory)] = time.monotonic() + RETRY_S
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _compact(self, table: str, directory: Path) -> None:
+    def _due_retries(self) -> float | None:
+        """Queue the retries that are due (holding ``_cond``); seconds until the next one."""
+        now = time.monotonic()
+        for key, due in list(self._retry.items()):
+            if due <= now:
+                del self._retry[key]
+                self._queue[key] = None
+        return max(0.0, min(self._retry.values()) - now) if self._retry else None
+
+    def _compact(self, table: str, directory: Path) -> bool:
+        """Compact one partition; False when another process had its lock (ask again)."""
         try:
-            compact_partition(
+            done = compact_partition(
                 directory,
                 table,
                 self._lock,
@@ -197,3 +226,5 @@ class Compactor:
             )
         except Exception as exc:  # a chore: reported, never raised (see the module docstring)
             self._reporter.failed("compaction", directory, exc)
+            return True
+        return done is not None

@@ -133,7 +133,8 @@ def compact(
     merged = 0
     for table in tables:
         for partition, _ in walk(root, table):
-            merged += compact_partition(partition.path, table, lock, writer=writer, fsync=fsync)
+            done = compact_partition(partition.path, table, lock, writer=writer, fsync=fsync)
+            merged += done or 0
     return merged
 
 
@@ -147,7 +148,7 @@ def compact_partition(
     max_rows: int = MAX_MERGED_ROWS,
     fan_in: int | None = None,
     rows: RowCounts | None = None,
-) -> int:
+) -> int | None:
     """Compact one partition directory: everything, or size-tiered with ``fan_in``.
 
     Args:
@@ -161,8 +162,8 @@ def compact_partition(
         rows: Row counts known from earlier calls (saves reading footers again).
 
     Returns:
-        How many files fewer the partition holds (0 when another process is
-        compacting it).
+        How many files fewer the partition holds; None when another process is
+        compacting it (nothing was done: ask again later).
 
     Raises:
         CorruptFileError: a foreign or unreadable file in the directory.
@@ -170,7 +171,7 @@ def compact_partition(
     counts = rows if rows is not None else RowCounts()
     with partition_lock(directory) as acquired:
         if not acquired:
-            return 0
+            return None
         merged = 0
         for _ in range(_MAX_PASSES):
             visible, covered = split_covered(list_parts(directory))

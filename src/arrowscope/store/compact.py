@@ -45,6 +45,7 @@ import pyarrow as pa
 from arrowscope.errors import CorruptFileError
 from arrowscope.schema import TABLES, table_schema
 from arrowscope.store._files import (
+    ROW_GROUP_ROWS,
     PartName,
     check_part,
     read_row_groups,
@@ -58,8 +59,6 @@ from arrowscope.store._locks import WriterLock, partition_lock
 
 # A merged file holds at most this many rows.
 MAX_MERGED_ROWS: Final = 16_000_000
-# Rows per row group of a merged file: what a merge holds in memory at most.
-ROW_GROUP_ROWS: Final = 1 << 17
 # Parts whose levels (log base fan_in of their rows) lie this close to the
 # largest level of the parts after them count as one tier.
 _TIER_BAND: Final = 0.75

@@ -31,7 +31,8 @@ Measured:
   interpreter start-up included: once with no derived-table cache (it computes
   the round's tables from its events and stores them under ``_cache/``), then
   ``--summary-runs`` times reading the cache, median and range; and
-  ``arrowscope --help`` as many times, between them, for the start-up alone;
+  ``arrowscope --help`` as many times, between them, for the interpreter's and the
+  command line's start-up (which loads pyarrow and DuckDB only for commands that read);
 * once every writer has closed its root (so that every row is in a Parquet
   part): rows counted by plain DuckDB (``read_parquet`` of the ``metrics`` and
   ``events`` files) and by ``arrowscope.connect`` (``metrics``, ``trials``,
@@ -243,7 +244,7 @@ def run_writers(directory: Path, args: argparse.Namespace) -> tuple[list[dict], 
 
 def time_summary(directory: Path, runs: int) -> tuple[list[float], list[float], str]:
     """Seconds of ``arrowscope summary DIR`` in fresh processes, of ``arrowscope --help``
-    (the start-up alone) in as many, interleaved, and the summary's output.
+    (the start-up, without pyarrow and DuckDB) in as many, interleaved, and the summary's output.
 
     The first summary computes the round's derived tables and stores them in
     the cache (``_cache/``); the later ones read them from it.
@@ -442,7 +443,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         _row(
             "`arrowscope --help` (s)",
             _seconds(results["startup_s"]),
-            "the start-up alone, timed between the summaries",
+            "start-up without pyarrow and DuckDB, timed between the summaries",
         ),
         _row(
             "values: written / plain DuckDB / arrowscope",

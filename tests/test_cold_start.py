@@ -43,9 +43,30 @@ def _fresh_modules(statement: str) -> set[str]:
 
 def test_the_command_line_loads_no_scopes_reports_or_optimizers() -> None:
     loaded = _fresh_modules("import arrowscope.cli")
-    assert "arrowscope.query" in loaded
+    assert "arrowscope.query" not in loaded, "DuckDB and pyarrow wait for a command that reads"
     heavy = {"aggregates", "reports", "hyperparams", "optimizer", "automl", "optuna", "ui.server"}
     assert not {name for name in loaded if name.split(".", 1)[-1].split(".")[0] in heavy}, loaded
+    script = "import sys, arrowscope.cli\nprint('duckdb' in sys.modules, 'pyarrow' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_command_that_reads_loads_the_query_layer(tmp_path: object) -> None:
+    script = textwrap.dedent(
+        f"""
+        import contextlib, io, sys
+        from arrowscope import cli
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            code = cli.main(["summary", {str(tmp_path)!r}])
+        print(code, "arrowscope.query" in sys.modules, "duckdb" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["0", "True", "True"]
 
 
 def test_package_names_resolve_on_first_use() -> None:

@@ -23,13 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from arrowscope.demo import DEMO_HELP, demo_arguments, run_demo_command
 from arrowscope.errors import ArrowscopeError
-from arrowscope.query import QuerySession, Result, open_directory
-from arrowscope.schema import TABLES
-from arrowscope.store.compact import total_size
 from arrowscope.ui.commands import (
     REPORT_HELP,
     UI_DESCRIPTION,
@@ -39,6 +36,9 @@ from arrowscope.ui.commands import (
     run_ui_command,
     ui_arguments,
 )
+
+if TYPE_CHECKING:  # pyarrow and DuckDB load with the first command that reads data
+    from arrowscope.query import QuerySession, Result
 
 logger = logging.getLogger("arrowscope.cli")
 
@@ -166,6 +166,8 @@ def cmd_importance(args: argparse.Namespace) -> int:
         )
         frame = report.get_hyperparameter_importance(args.metric, evaluator=args.evaluator)
         if args.png is None:
+            from arrowscope.query import Result
+
             _emit(Result(frame.to_arrow()), args.format)
             return EXIT_OK
         from arrowscope.plots import plot_hyperparameter_importance
@@ -208,6 +210,8 @@ def _compact_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
+    from arrowscope.query import open_directory
+
     repository = open_directory(args.path)
     try:
         files_before, bytes_before = _part_sizes(repository.parquet_files)
@@ -397,6 +401,8 @@ def _fail(exc: BaseException, verbose: bool, unexpected: bool = False) -> int:
 
 
 def _session(path: str) -> QuerySession:
+    from arrowscope.query import QuerySession
+
     return QuerySession.open(path, views_on_demand=True)
 
 
@@ -415,6 +421,9 @@ def _round_label(row: Sequence[Any]) -> str:
 
 def _part_sizes(list_files: Callable[[str], list[str]]) -> tuple[int, int]:
     # Parts listed may be merged away by a concurrent compaction before they are sized.
+    from arrowscope.schema import TABLES
+    from arrowscope.store.compact import total_size
+
     return total_size(path for table in TABLES for path in list_files(table))
 
 

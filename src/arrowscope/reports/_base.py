@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from arrowscope._signals import deferred_signals
 from arrowscope.hyperparams import HyperparameterSamples
 from arrowscope.location import ScopedLocation, TrialStatus
+from arrowscope.reports._settled import QUERIES as SETTLED_QUERIES
+from arrowscope.reports._settled import SettledRound, settled_parts
 from arrowscope.schema import query_reads_values
 from arrowscope.store import Repository
 
@@ -40,11 +42,16 @@ class Reader:
     connection; after a fork the child drops the session (keeping a
     reference, so it is never closed or collected there) and opens its own
     on its first query.
+
+    Before that first DuckDB query, the questions of resuming a round and
+    asking for its best trial are answered without DuckDB when the round is
+    settled (``_settled``): a script that only does that never imports it.
     """
 
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
         self._session: QuerySession | None = None
+        self._settled: dict[tuple[str, str, int], tuple[tuple[str, ...], SettledRound]] = {}
         self._cache: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
         self._cached_for: tuple[Any, ...] | None = None
         self._lock = threading.RLock()
@@ -70,6 +77,10 @@ class Reader:
         """
         key = (query, *sorted(params.items()))
         with deferred_signals(), self._lock:
+            if self._session is None and query in SETTLED_QUERIES:
+                answer = self._settled_rows(query, params)
+                if answer is not None:
+                    return answer
             session = self.session
             session.refresh()
             if session.inputs != self._cached_for:
@@ -83,6 +94,20 @@ class Reader:
                 rows = self._cache[key] = session.run(query, **params).fetchall()
             return rows
 
+    def _settled_rows(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]] | None:
+        """The rows of ``query`` from a settled round's events; None: ask DuckDB."""
+        round_key = (params["project"], params["client"], params["round"])
+        parts = settled_parts(self.repository, *round_key)
+        if parts is None:
+            return None
+        known = self._settled.get(round_key)
+        if known is None or known[0] != parts:
+            settled = SettledRound.from_parts(parts)
+            if settled is None:
+                return None
+            known = self._settled[round_key] = (parts, settled)
+        return known[1].answer(query, params)
+
     def records(self, row_type: type[Row], query: str, **params: Any) -> list[Row]:
         """``rows`` as named tuples of ``row_type``."""
         return [row_type._make(row) for row in self.rows(query, **params)]
@@ -92,6 +117,7 @@ class Reader:
         if self._session is not None:
             _FORKED_AWAY.append(self._session)
         self._session = None
+        self._settled = {}
         self._cache = {}
         self._cached_for = None
         self._lock = threading.RLock()  # another thread of the parent may have held it

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import arrowscope as asc
-from arrowscope.store import Repository
+from arrowscope.store import ParquetRepository, Repository
+from arrowscope.summaries import summarize
 
 NAMES = ("p", "c")
 
@@ -180,3 +182,36 @@ ROOTS: dict[str, Callable[[Path], asc.Root]] = {
     "memory": lambda tmp: asc.Root.in_memory(),
     "parquet": lambda tmp: asc.Root.at(tmp / "it's [runs]*?", flush_interval=3600),
 }
+
+
+def split_resumed_by_two_writers(runs: Path, curve: Sequence[float]) -> None:
+    """Round p/c/0 whose trial 0, split 0 of ``loss`` was written by two repositories in turn.
+
+    The first logs ``curve[:3]`` with its summary, the second the rest with
+    its own, then ends the split and the trial SUCCESS (hyperparameters
+    ``{"x": 1}``), as two processes resuming one split would.
+    """
+    key = ("p", "c", 0)
+    for first in (0, 3):
+        repo = ParquetRepository(runs)
+        repo.create("p")
+        repo.create("p", "c")
+        if first == 0:
+            assert repo.allocate("p", "c") == 0
+            repo.append_event(key, level="round", main_metric_name="loss")
+            repo.append_event(key, level="trial", trial=0, status="RUNNING", hyperparams='{"x":1}')
+            repo.append_event(key, level="split", trial=0, split=0, attempt=0, status="RUNNING")
+        chunk = list(curve[first : first + 3] if first == 0 else curve[first:])
+        buffer = repo.metric_buffer(key, 0, 0, "loss", offsets=(first, first))
+        for value in chunk:
+            buffer.valid.append(value)
+            buffer.valid_at.append(time.time_ns())
+        repo.append_event(
+            key, level="metric", trial=0, split=0, attempt=0, metric="loss",
+            higher_is_better=False, **summarize("valid", chunk, False, first),
+        )  # fmt: skip
+        if first == 3:
+            repo.append_event(key, level="split", trial=0, split=0, attempt=0, status="SUCCESS")
+            repo.append_event(key, level="trial", trial=0, status="SUCCESS")
+        repo.release_buffer(key, buffer)
+        repo.close()

@@ -145,7 +145,26 @@ def _racer(root_dir: str, attempts: int, barrier: Barrier) -> None:
     root.close()
 
 
+def hang_in_trial_1(root_dir: str) -> None:
+    """Trial 0 succeeds; trial 1 logs 5 values in split 0, prints ``ready``, then hangs."""
+    root = asc.Root.at(root_dir, flush_interval=0.05)
+    space = asc.HyperparameterSpace({"lr": asc.Uniform(0.0, 1.0)})
+    with root.get_project("p") as project, project.get_client("c") as client:
+        with client.new_round("acc") as rnd:
+            rnd.with_optimizer(asc.RandomSearch(seed=0), space)
+            for trial_number in range(2):
+                with rnd.new_rvs_trial() as trial, trial.new_validation_split() as split:
+                    with split.managed_metric("acc", higher_score_is_better=True) as m:
+                        for epoch in range(5):
+                            m.add_valid_result(0.1 * (epoch + 1))
+                    if trial_number == 1:
+                        time.sleep(0.3)  # the background writer logs the values
+                        print("ready", flush=True)
+                        time.sleep(3600)
+
+
 COMMANDS = {
+    "hang-in-trial-1": hang_in_trial_1,
     "log-until-stopped": log_until_stopped,
     "flush-until-terminated": flush_until_terminated,
     "query-until-terminated": query_until_terminated,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -76,6 +77,39 @@ def spawn() -> Iterator[Spawn]:
 
     yield start
     for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+SCOPE_WORKERS = Path(__file__).with_name("_scope_workers.py")
+
+
+def hanging_writer(runs: Path) -> subprocess.Popen[str]:
+    """A process writing round p/c/0 (main metric ``acc``) that prints ``ready`` and hangs.
+
+    Trial 0 has ended SUCCESS; trial 1 and its split are RUNNING.
+    """
+    command = [sys.executable, str(SCOPE_WORKERS), "hang-in-trial-1", str(runs)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"the hanging writer exited with {proc.returncode} before ready")
+    return proc
+
+
+@pytest.fixture
+def killed_writer(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """A data directory whose ``hanging_writer`` was killed with SIGKILL, and its pid."""
+    runs = tmp_path / "runs"
+    proc = hanging_writer(runs)
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        yield runs, proc.pid
+    finally:
         if proc.poll() is None:
             proc.kill()
         proc.communicate()

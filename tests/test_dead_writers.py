@@ -2,60 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
 import arrowscope as asc
-
-# Trial 0 succeeds; trial 1 logs 5 values in split 0, then hangs until killed.
-WORKER = textwrap.dedent(
-    """
-    import sys, time
-    import arrowscope as asc
-
-    root = asc.Root.at(sys.argv[1], flush_interval=0.05)
-    space = asc.HyperparameterSpace({"lr": asc.Uniform(0.0, 1.0)})
-    with root.get_project("p") as project, project.get_client("c") as client:
-        with client.new_round("acc") as rnd:
-            rnd.with_optimizer(asc.RandomSearch(seed=0), space)
-            for trial_number in range(2):
-                with rnd.new_rvs_trial() as trial, trial.new_validation_split() as split:
-                    with split.managed_metric("acc", higher_score_is_better=True) as m:
-                        for epoch in range(5):
-                            m.add_valid_result(0.1 * (epoch + 1))
-                    if trial_number == 1:
-                        time.sleep(0.3)  # the background writer logs the values
-                        print("ready", flush=True)
-                        time.sleep(3600)
-    """
-)
-
-
-@pytest.fixture
-def killed_writer(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    """A data directory whose writer was killed with SIGKILL inside trial 1, and its pid."""
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(runs)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        yield runs, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+from conftest import hanging_writer
 
 
 def _latest_status_in_plain_duckdb(runs: Path) -> list[tuple[str, int, int | None, str]]:
@@ -142,13 +98,9 @@ def test_a_reader_that_cannot_write_shows_the_state_as_left(
 
 
 def test_a_live_writer_is_never_aborted(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(runs)], stdout=subprocess.PIPE, text=True
-    )
+    proc = hanging_writer(tmp_path / "runs")
     try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        con = asc.connect(runs)
+        con = asc.connect(tmp_path / "runs")
         assert con.sql("select status from trials order by trial").fetchall() == [
             ("SUCCESS",),
             ("RUNNING",),

@@ -10,8 +10,6 @@ has -- and compares the rows.
 from __future__ import annotations
 
 import math
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import arrowscope as asc
+from _rounds import split_resumed_by_two_writers
 from arrowscope.reports import Reader
 from arrowscope.reports import _settled as settled_module
 from arrowscope.reports._settled import SettledRound, settled_parts
 from arrowscope.store import ParquetRepository, Repository
-from arrowscope.summaries import summarize
 from test_score_rules import METRICS, RoundPlan, rounds, run
 
 KEY = ("p", "c", 0)
@@ -93,24 +91,7 @@ def test_random_rounds_get_the_same_answers_both_ways(plan: RoundPlan) -> None:
 
 def test_a_split_resumed_by_two_writers_combines_their_summaries(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    curve = [0.5, 0.25, float("nan"), 0.25, 0.75, 0.125]
-    for first in (0, 3):
-        repo = ParquetRepository(runs)
-        repo.create("p")
-        repo.create("p", "c")
-        if first == 0:
-            assert repo.allocate("p", "c") == 0
-            repo.append_event(KEY, level="round", main_metric_name="loss")
-            repo.append_event(KEY, level="trial", trial=0, status="RUNNING", hyperparams='{"x":1}')
-            repo.append_event(KEY, level="split", trial=0, split=0, attempt=0, status="RUNNING")
-        repo.append_event(
-            KEY, level="metric", trial=0, split=0, attempt=0, metric="loss",
-            higher_is_better=False, **summarize("valid", curve[first : first + 3], False, first),
-        )  # fmt: skip
-        if first == 3:
-            repo.append_event(KEY, level="split", trial=0, split=0, attempt=0, status="SUCCESS")
-            repo.append_event(KEY, level="trial", trial=0, status="SUCCESS")
-        repo.close()
+    split_resumed_by_two_writers(runs, [0.5, 0.25, float("nan"), 0.25, 0.75, 0.125])
     repository = ParquetRepository(runs)
     assert Reader(repository).rows("trial_best", **_params("loss", higher=False)) == [
         (0, "SUCCESS", '{"x":1}', 0.125)
@@ -119,44 +100,9 @@ def test_a_split_resumed_by_two_writers_combines_their_summaries(tmp_path: Path)
     repository.close()
 
 
-# Trial 0 succeeds; trial 1 logs in split 0, then hangs until killed.
-KILLED = textwrap.dedent(
-    """
-    import sys, time
-    import arrowscope as asc
-
-    root = asc.Root.at(sys.argv[1], flush_interval=0.05)
-    space = asc.HyperparameterSpace({"lr": asc.Uniform(0.0, 1.0)})
-    with root.get_project("p") as project, project.get_client("c") as client:
-        with client.new_round("acc") as rnd:
-            rnd.with_optimizer(asc.RandomSearch(seed=0), space)
-            for trial_number in range(2):
-                with rnd.new_rvs_trial() as trial, trial.new_validation_split() as split:
-                    with split.managed_metric("acc", higher_score_is_better=True) as m:
-                        for epoch in range(5):
-                            m.add_valid_result(0.1 * (epoch + 1))
-                    if trial_number == 1:
-                        time.sleep(0.3)
-                        print("ready", flush=True)
-                        time.sleep(3600)
-    """
-)
-
-
-def test_a_round_whose_writer_was_killed(tmp_path: Path) -> None:
+def test_a_round_whose_writer_was_killed(killed_writer: tuple[Path, int]) -> None:
     """Its log segments become parts and its scopes end ABORTED; then the round is settled."""
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED, str(runs)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    runs, _pid = killed_writer
     repository = ParquetRepository(runs)  # recovers the segments, aborts the orphans
     rows = Reader(repository).rows("trial_best", **_params("acc", higher=True))
     assert [row[:2] for row in rows] == [(0, "SUCCESS")]

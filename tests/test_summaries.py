@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -13,10 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import arrowscope as asc
+from _rounds import split_resumed_by_two_writers
 from arrowscope.query import QuerySession
 from arrowscope.schema import view_sql
 from arrowscope.store import ParquetRepository
-from arrowscope.summaries import summarize
 
 FORMAT1 = Path(__file__).with_name("data") / "format1"
 
@@ -66,30 +65,7 @@ def test_format_1_directories_compute_scores_from_values(tmp_path: Path) -> None
 def test_a_split_resumed_by_two_processes_combines_its_summaries(tmp_path: Path) -> None:
     """Epochs 1-3 logged by one writer, 4-6 by another; each records its own summary."""
     runs = tmp_path / "runs"
-    curve = [0.5, 0.25, float("nan"), 0.25, 0.75, 0.125]
-    key = ("p", "c", 0)
-    for first in (0, 3):
-        repo = ParquetRepository(runs)
-        repo.create("p")
-        repo.create("p", "c")
-        if first == 0:
-            assert repo.allocate("p", "c") == 0
-            repo.append_event(key, level="round", main_metric_name="loss")
-            repo.append_event(key, level="trial", trial=0, status="RUNNING")
-            repo.append_event(key, level="split", trial=0, split=0, attempt=0, status="RUNNING")
-        buffer = repo.metric_buffer(key, 0, 0, "loss", offsets=(first, first))
-        for value in curve[first : first + 3]:
-            buffer.valid.append(value)
-            buffer.valid_at.append(time.time_ns())
-        repo.append_event(
-            key, level="metric", trial=0, split=0, attempt=0, metric="loss",
-            higher_is_better=False, **summarize("valid", curve[first : first + 3], False, first),
-        )  # fmt: skip
-        if first == 3:
-            repo.append_event(key, level="split", trial=0, split=0, attempt=0, status="SUCCESS")
-            repo.append_event(key, level="trial", trial=0, status="SUCCESS")
-        repo.release_buffer(key, buffer)
-        repo.close()
+    split_resumed_by_two_writers(runs, [0.5, 0.25, float("nan"), 0.25, 0.75, 0.125])
     con = asc.connect(runs)
     row = con.sql("select n_valid, best, n_epochs_to_best, last from _split_metric").fetchall()
     assert row == [(6, 0.125, 6, 0.125)]
